@@ -1,0 +1,62 @@
+# llm-node-exporter — build, demo and test entry points.
+# `make demo` runs the exporter on the bundled fixture node; `make test` runs every test CI runs.
+
+GO       ?= go
+CACHE    := .cache
+TOOLBIN  := $(CACHE)/bin
+BINARY   := bin/llm-node-exporter
+PKG      := github.com/llm-node-exporter/llm-node-exporter
+VERSION  ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
+            -X github.com/prometheus/common/version.Revision=$(REVISION) \
+            -X github.com/prometheus/common/version.Branch=main
+DEMO_ADDR ?= 127.0.0.1:9836
+
+# Test targets that fragments in mk/*.mk append to.
+TEST_TARGETS := check-format vet test-go
+GENERATE_TARGETS := golden
+
+.PHONY: all build demo test check-format vet test-go golden generate bench-infiniband fuzz clean
+
+all: build
+
+build: $(BINARY)
+
+$(BINARY): $(shell find cmd collector -name '*.go' -not -name '*_test.go') go.mod go.sum
+	@mkdir -p bin
+	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/llm-node-exporter
+
+# The exporter on the bundled 8-GPU fixture node (testdata/sys).
+demo: $(BINARY)
+	@echo "llm-node-exporter on the fixture node: open http://$(DEMO_ADDR)/metrics"
+	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys --path.procfs=testdata/proc
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; find . -path ./.cache -prune -o -name '*.go' -newer go.mod -print) 2>/dev/null | sort -u); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test: $(TEST_TARGETS)
+
+# Regenerates the reviewed golden file of the end-to-end /metrics test.
+golden:
+	$(GO) test -count=1 ./cmd/llm-node-exporter -run TestEndToEndGolden -update
+
+generate: $(GENERATE_TARGETS)
+
+bench-infiniband:
+	bash scripts/bench-infiniband.sh
+
+fuzz:
+	$(GO) test ./collector/infiniband -run '^$$' -fuzz FuzzParseValue -fuzztime 30s
+
+clean:
+	rm -rf bin
+
+-include mk/*.mk
