@@ -1,0 +1,147 @@
+// Command llm-node-exporter exports GPU, InfiniBand/RoCE and inference-engine
+// metrics of an LLM serving node to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
+)
+
+const programName = "llm-node-exporter"
+
+// defaultListenAddress is the exporter's port; 9100 (node_exporter) and
+// 9400 (dcgm-exporter) run beside it on the same nodes.
+const defaultListenAddress = ":9836"
+
+type options struct {
+	metricsPath            *string
+	disableExporterMetrics *bool
+	maxRequests            *int
+	paths                  collector.Paths
+	toolkit                *web.FlagConfig
+	log                    *promslog.Config
+	collectors             *collectorFlags
+}
+
+func addFlags(app *kingpin.Application) *options {
+	o := &options{
+		metricsPath: app.Flag("web.telemetry-path", "Path under which to expose metrics.").
+			Default("/metrics").String(),
+		disableExporterMetrics: app.Flag("web.disable-exporter-metrics",
+			"Exclude the exporter's own Go runtime, process and promhttp metrics.").Bool(),
+		maxRequests: app.Flag("web.max-requests",
+			"Maximum number of parallel scrape requests; 0 disables the limit.").Default("40").Int(),
+		toolkit: kingpinflag.AddFlags(app, defaultListenAddress),
+		log:     &promslog.Config{},
+	}
+	app.Flag("path.sysfs", "sysfs mount point (the host's /sys when run in a container).").
+		Default("/sys").StringVar(&o.paths.Sysfs)
+	app.Flag("path.procfs", "procfs mount point (the host's /proc when run in a container).").
+		Default("/proc").StringVar(&o.paths.Procfs)
+	app.Flag("path.rootfs", "Root of the host filesystem (e.g. /host when mounted there).").
+		Default("/").StringVar(&o.paths.Rootfs)
+	promslogflag.AddFlags(app, o.log)
+	o.collectors = addCollectorFlags(app)
+	return o
+}
+
+func main() {
+	app := kingpin.New(programName, "Prometheus exporter for GPU nodes serving large language models.")
+	opts := addFlags(app)
+	app.Version(version.Print(programName))
+	app.HelpFlag.Short('h')
+	kingpin.MustParse(app.Parse(os.Args[1:]))
+
+	logger := promslog.New(opts.log)
+	if err := run(opts, logger); err != nil {
+		logger.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(opts *options, logger *slog.Logger) error {
+	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+
+	set, err := opts.collectors.build(opts.paths, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("enabled collectors", "collectors", set.Names())
+
+	handler := newMetricsHandler(set, *opts.disableExporterMetrics, *opts.maxRequests, logger)
+	mux := http.NewServeMux()
+	mux.Handle(*opts.metricsPath, handler)
+	if *opts.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        programName,
+			Description: "Prometheus exporter for GPU nodes serving large language models",
+			Version:     version.Info(),
+			Links:       []web.LandingLinks{{Address: *opts.metricsPath, Text: "Metrics"}},
+		})
+		if err != nil {
+			return fmt.Errorf("landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(server, opts.toolkit, logger) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return server.Shutdown(shutdownCtx)
+	}
+}
+
+// newMetricsHandler serves the collectors and build info, plus the exporter's
+// own runtime metrics unless disabled. Errors in one metric never fail the
+// scrape (ContinueOnError): the rest is still served.
+func newMetricsHandler(set *collector.Set, disableExporterMetrics bool, maxRequests int, logger *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set, versioncollector.NewCollector("llm_exporter"))
+	opts := promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: maxRequests,
+	}
+	if disableExporterMetrics {
+		return promhttp.HandlerFor(reg, opts)
+	}
+	self := prometheus.NewRegistry()
+	self.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
+	opts.Registry = self
+	return promhttp.InstrumentMetricHandler(self, promhttp.HandlerFor(prometheus.Gatherers{self, reg}, opts))
+}
