@@ -14,10 +14,10 @@ LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
 DEMO_ADDR ?= 127.0.0.1:9836
 
 # Test targets that fragments in mk/*.mk append to.
-TEST_TARGETS := check-format vet test-go
-GENERATE_TARGETS := golden
+TEST_TARGETS := check-format vet check-fixture test-go test-race fuzz-smoke
+GENERATE_TARGETS := fixture golden
 
-.PHONY: all build demo test check-format vet test-go golden generate bench-infiniband fuzz clean
+.PHONY: all build demo test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband fuzz clean
 
 all: build
 
@@ -30,10 +30,10 @@ $(BINARY): $(shell find cmd collector -name '*.go' -not -name '*_test.go') go.mo
 # The exporter on the bundled 8-GPU fixture node (testdata/sys).
 demo: $(BINARY)
 	@echo "llm-node-exporter on the fixture node: open http://$(DEMO_ADDR)/metrics"
-	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys --path.procfs=testdata/proc
+	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys
 
 check-format:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; find . -path ./.cache -prune -o -name '*.go' -newer go.mod -print) 2>/dev/null | sort -u); \
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
@@ -42,7 +42,24 @@ vet:
 test-go:
 	$(GO) test -count=1 ./...
 
+# The collectors share caches between concurrent scrapes: run them under -race.
+test-race:
+	$(GO) test -count=1 -race ./collector/... ./cmd/...
+
+# A short fuzz of the sysfs value parsers on every test run; `make fuzz` goes longer.
+fuzz-smoke:
+	$(GO) test ./collector/infiniband -run '^$$' -fuzz FuzzParseValue -fuzztime 10s
+
 test: $(TEST_TARGETS)
+
+# The fixture node is generated; the committed tree must match its script.
+fixture:
+	bash testdata/make-sysfs.sh
+
+check-fixture:
+	@tmp=$$(mktemp -d) && bash testdata/make-sysfs.sh $$tmp/sys >/dev/null && \
+	  diff -r --no-dereference testdata/sys $$tmp/sys && rm -rf $$tmp || \
+	  { echo "testdata/sys is stale: run 'make fixture' and review"; rm -rf $$tmp; exit 1; }
 
 # Regenerates the reviewed golden file of the end-to-end /metrics test.
 golden:

@@ -12,7 +12,7 @@
 # with its GPU under one switch, for the attribution work that builds on it.
 # Run from the repository root: bash testdata/make-sysfs.sh
 set -euo pipefail
-out=testdata/sys
+out=${1:-testdata/sys}
 rm -rf "$out"
 mkdir -p "$out/class/infiniband" "$out/class/net" "$out/bus/pci/devices"
 

@@ -78,7 +78,13 @@ type Collector struct {
 	buf                           []byte
 	devNames, portNames, dirNames nameList
 	extra                         []string
+	pending                       []pendingError
 	lastSamples                   int
+}
+
+type pendingError struct {
+	reason, path string
+	err          error
 }
 
 type deviceState struct {
@@ -238,7 +244,7 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 		dirLen := c.joinString(portLen, d.dir)
 		if err := c.reader.ReadDir(c.cstr(dirLen), &c.dirNames); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				c.countError(ds, ps, classify(err), string(c.path[:dirLen]), err)
+				c.portError(ds, ps, classify(err), dirLen, err)
 			}
 			continue // counters_ext/ and hw_counters/ are absent on many HCAs
 		}
@@ -256,12 +262,18 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 	}
 
 	// A port that disappeared while we read it (device reset, VF removed)
-	// yields nothing rather than a half-read set of series.
+	// yields nothing rather than a half-read set of series, and counts as one
+	// vanished port rather than as every file that was missing.
 	if c.reader.Access(c.cstr(portLen)) != nil {
+		c.pending = c.pending[:0]
 		c.countError(ds, ps, reasonVanished, string(c.path[:portLen]), fs.ErrNotExist)
 		delete(ds.ports, ps.name)
 		return
 	}
+	for _, p := range c.pending {
+		c.countError(ds, ps, p.reason, p.path, p.err)
+	}
+	c.pending = c.pending[:0]
 	c.refreshLabels(ds, ps, labelsChanged)
 	c.sendPort(ch, samples, ps)
 }
@@ -323,8 +335,18 @@ func (c *Collector) readNumber(ds *deviceState, ps *portState, n int, file strin
 			return v, true
 		}
 	}
-	c.countError(ds, ps, classify(err), string(c.path[:n]), err)
+	c.portError(ds, ps, classify(err), n, err)
 	return 0, false
+}
+
+// portError defers a port's read failure until the port is known to still
+// exist; device-level failures are counted at once.
+func (c *Collector) portError(ds *deviceState, ps *portState, reason string, n int, err error) {
+	if ps == nil {
+		c.countError(ds, nil, reason, string(c.path[:n]), err)
+		return
+	}
+	c.pending = append(c.pending, pendingError{reason: reason, path: string(c.path[:n]), err: err})
 }
 
 // readAttr reads a string attribute into *dst and reports whether it changed.
@@ -334,7 +356,7 @@ func (c *Collector) readAttr(ds *deviceState, ps *portState, n int, file string,
 	content, err := c.read(n)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.countError(ds, ps, classify(err), string(c.path[:n]), err)
+			c.portError(ds, ps, classify(err), n, err)
 		}
 		content = nil
 	}
