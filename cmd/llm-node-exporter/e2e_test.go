@@ -1,0 +1,413 @@
+package main
+
+// End-to-end tests: the built binary, run on the bundled fixture node and
+// scraped over HTTP like Prometheus would.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"golang.org/x/crypto/bcrypt"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current output")
+
+const (
+	fixtureSysfs = "../../testdata/sys"
+	goldenPath   = "testdata/fixture.metrics"
+	metricsDoc   = "../../docs/metrics.md"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "llm-node-exporter-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "llm-node-exporter")
+	build := exec.Command("go", "build", "-o", binary,
+		"-ldflags", "-X github.com/prometheus/common/version.Version=e2e -X github.com/prometheus/common/version.Revision=e2e -X github.com/prometheus/common/version.Branch=e2e",
+		".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the exporter:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type exporter struct {
+	url string
+	log *syncBuffer
+}
+
+// syncBuffer collects the exporter's output, written by exec's copying
+// goroutine while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs the binary on a free loopback port and waits until it serves.
+func start(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--web.listen-address=" + addr}, args...)...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	e := &exporter{url: "http://" + addr, log: logs}
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get(e.url + "/"); err == nil {
+			resp.Body.Close()
+			return e
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("exporter did not start: %s", logs)
+	return nil
+}
+
+func (e *exporter) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(e.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func (e *exporter) scrape(t *testing.T) string {
+	t.Helper()
+	code, body := e.get(t, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d: %s", code, body)
+	}
+	return body
+}
+
+func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return mfs
+}
+
+var durationLine = regexp.MustCompile(`(?m)^(llm_exporter_collector_duration_seconds\{[^}]*\}) .*$`)
+var buildInfoLine = regexp.MustCompile(`(?m)^llm_exporter_build_info\{.*$`)
+
+// normalize replaces the values that change from run to run.
+func normalize(text string) string {
+	text = durationLine.ReplaceAllString(text, "$1 <duration>")
+	return buildInfoLine.ReplaceAllString(text, `llm_exporter_build_info{<build>} 1`)
+}
+
+// TestEndToEndGolden compares the whole /metrics page of the fixture node with
+// the reviewed golden file; `make golden` regenerates it.
+func TestEndToEndGolden(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.disable-exporter-metrics")
+	got := normalize(e.scrape(t))
+	if *update {
+		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatalf("%v (run `make golden`)", err)
+	}
+	if got != string(want) {
+		t.Errorf("/metrics differs from %s (review, then `make golden`):\n%s", goldenPath, lineDiff(string(want), got))
+	}
+}
+
+func lineDiff(want, got string) string {
+	wantSet, gotSet := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(want, "\n") {
+		wantSet[l] = true
+	}
+	for _, l := range strings.Split(got, "\n") {
+		gotSet[l] = true
+	}
+	var out []string
+	for l := range wantSet {
+		if !gotSet[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for l := range gotSet {
+		if !wantSet[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 40 {
+		out = append(out[:40], fmt.Sprintf("... and %d more", len(out)-40))
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestEveryFixturePortServedLintClean(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs)
+	text := e.scrape(t)
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "llm_") {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
+	mfs := parse(t, text)
+	state := mfs["llm_infiniband_state_id"]
+	if state == nil || len(state.Metric) != 10 {
+		t.Fatalf("llm_infiniband_state_id: want 10 ports, got %v", state)
+	}
+	for _, m := range state.Metric {
+		if label(m, "link_layer") == "" {
+			t.Errorf("port without link_layer: %v", m)
+		}
+	}
+	if v := value(mfs, "llm_exporter_collector_success", "collector", "infiniband"); v != 1 {
+		t.Errorf("infiniband collector success = %v", v)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "promhttp_metric_handler_requests_total"} {
+		if mfs[name] == nil {
+			t.Errorf("%s missing: exporter metrics are on by default", name)
+		}
+	}
+	if bi := mfs["llm_exporter_build_info"]; bi == nil || label(bi.Metric[0], "version") != "e2e" {
+		t.Errorf("build info = %v", bi)
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.Label {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func value(mfs map[string]*dto.MetricFamily, name, labelName, labelValue string) float64 {
+	mf := mfs[name]
+	if mf == nil {
+		return -1
+	}
+	for _, m := range mf.Metric {
+		if label(m, labelName) == labelValue {
+			if m.Gauge != nil {
+				return m.Gauge.GetValue()
+			}
+			return m.Counter.GetValue()
+		}
+	}
+	return -1
+}
+
+// TestMetricsDocumented: docs/metrics.md lists exactly the llm_* families the
+// binary exposes on the fixture node (which exercises every one of them).
+func TestMetricsDocumented(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs)
+	exposed := map[string]bool{}
+	for name := range parse(t, e.scrape(t)) {
+		if strings.HasPrefix(name, "llm_") {
+			exposed[name] = true
+		}
+	}
+	doc, err := os.ReadFile(metricsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(llm_[a-z0-9_]+)`").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	for name := range exposed {
+		if !documented[name] {
+			t.Errorf("%s is exposed but not documented in docs/metrics.md", name)
+		}
+	}
+	for name := range documented {
+		if !exposed[name] {
+			t.Errorf("%s is documented in docs/metrics.md but not exposed", name)
+		}
+	}
+}
+
+func TestDisabledExporterMetricsAndCollector(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.disable-exporter-metrics", "--no-collector.infiniband")
+	mfs := parse(t, e.scrape(t))
+	for name := range mfs {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "promhttp_") ||
+			strings.HasPrefix(name, "llm_infiniband_") || strings.HasPrefix(name, "llm_exporter_collector_") {
+			t.Errorf("%s exposed although disabled", name)
+		}
+	}
+	if mfs["llm_exporter_build_info"] == nil {
+		t.Error("build info must always be exposed")
+	}
+}
+
+// TestFailingCollectorDoesNotFailScrape: a sysfs whose class/infiniband is not
+// a directory makes the collector fail; the scrape still answers 200 with the
+// failure reported and everything else served.
+func TestFailingCollectorDoesNotFailScrape(t *testing.T) {
+	sysfs := t.TempDir()
+	os.MkdirAll(filepath.Join(sysfs, "class"), 0o755)
+	os.WriteFile(filepath.Join(sysfs, "class/infiniband"), []byte("not a directory\n"), 0o644)
+	e := start(t, "--path.sysfs="+sysfs)
+	mfs := parse(t, e.scrape(t))
+	if v := value(mfs, "llm_exporter_collector_success", "collector", "infiniband"); v != 0 {
+		t.Errorf("collector success = %v, want 0", v)
+	}
+	if mfs["llm_exporter_build_info"] == nil || mfs["go_goroutines"] == nil {
+		t.Error("a failing collector cost the rest of the scrape")
+	}
+	if !strings.Contains(e.log.String(), "collector failed") {
+		t.Errorf("failure not logged: %s", e.log)
+	}
+	// A node with no RDMA devices at all is not a failure.
+	e = start(t, "--path.sysfs="+t.TempDir())
+	if v := value(parse(t, e.scrape(t)), "llm_exporter_collector_success", "collector", "infiniband"); v != 1 {
+		t.Errorf("collector success without RDMA devices = %v, want 1", v)
+	}
+}
+
+func TestLandingPageAndTelemetryPath(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.telemetry-path=/probe")
+	code, body := e.get(t, "/")
+	if code != http.StatusOK || !strings.Contains(body, "llm-node-exporter") || !strings.Contains(body, `href="/probe"`) {
+		t.Errorf("landing page = %d: %.300s", code, body)
+	}
+	if code, body := e.get(t, "/probe"); code != http.StatusOK || !strings.Contains(body, "llm_infiniband_state_id") {
+		t.Errorf("/probe = %d", code)
+	}
+}
+
+func TestWebConfigBasicAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "web.yml")
+	os.WriteFile(cfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600)
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.config.file="+cfg)
+	if code, _ := e.get(t, "/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("without credentials: %d, want 401", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("with credentials: %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestBadFlagsStopStartup(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--collector.infiniband.device-include=("}, "--collector.infiniband.device-include"},
+		{[]string{"--no-such-flag"}, "unknown long flag"},
+		{[]string{"--log.level=loud"}, "unrecognized log level"},
+	} {
+		out, err := exec.Command(binary, tc.args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: exited 0", tc.args)
+			continue
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: output %q does not mention %q", tc.args, out, tc.want)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("llm-node-exporter, version e2e")) {
+		t.Errorf("--version = %v: %s", err, out)
+	}
+}
+
+// TestReadErrorsCountAcrossScrapes: the fixture's broken files are counted
+// again on each scrape, and only logged once.
+func TestReadErrorsCountAcrossScrapes(t *testing.T) {
+	e := start(t, "--path.sysfs="+fixtureSysfs)
+	e.scrape(t)
+	mfs := parse(t, e.scrape(t))
+	if v := value(mfs, "llm_infiniband_read_errors_total", "reason", "not_available"); v != 2 {
+		t.Errorf("not_available after two scrapes = %v, want 2", v)
+	}
+	warnings := 0
+	sc := bufio.NewScanner(strings.NewReader(e.log.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "level=WARN") && strings.Contains(sc.Text(), "symbol_error") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("N/A file warned %d times over two scrapes, want once", warnings)
+	}
+}
