@@ -49,6 +49,9 @@ type Set struct {
 	names      []string
 	collectors map[string]Collector
 	logger     *slog.Logger
+
+	mu      sync.Mutex
+	lastErr map[string]string // per collector, to log a persistent failure once
 }
 
 // NewSet returns a Set of the given collectors keyed by name.
@@ -58,7 +61,7 @@ func NewSet(logger *slog.Logger, collectors map[string]Collector) *Set {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return &Set{names: names, collectors: collectors, logger: logger}
+	return &Set{names: names, collectors: collectors, logger: logger, lastErr: map[string]string{}}
 }
 
 // Names lists the collectors of the set in order.
@@ -93,10 +96,32 @@ func (s *Set) run(name string, c Collector, ch chan<- prometheus.Metric) {
 		s.logger.Debug("collector returned no data", "collector", name, "duration_seconds", duration, "err", err)
 	default:
 		success = 0
-		s.logger.Error("collector failed", "collector", name, "duration_seconds", duration, "err", err)
 	}
+	s.logFailure(name, err, duration)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, duration, name)
 	ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, name)
+}
+
+// logFailure logs a failure at error level when it starts or changes, at
+// debug level while it persists, and a recovery at info level, so a node
+// without some hardware does not log the same error on every scrape.
+func (s *Set) logFailure(name string, err error, duration float64) {
+	msg := ""
+	if err != nil && !errors.Is(err, ErrNoData) {
+		msg = err.Error()
+	}
+	s.mu.Lock()
+	last := s.lastErr[name]
+	s.lastErr[name] = msg
+	s.mu.Unlock()
+	switch {
+	case msg != "" && msg != last:
+		s.logger.Error("collector failed", "collector", name, "duration_seconds", duration, "err", err)
+	case msg != "":
+		s.logger.Debug("collector still failing", "collector", name, "err", err)
+	case last != "":
+		s.logger.Info("collector recovered", "collector", name)
+	}
 }
 
 // safeUpdate turns a panic inside a collector into that collector's error,

@@ -83,3 +83,27 @@ func TestSamplesGrowAndWrite(t *testing.T) {
 		i++
 	}
 }
+
+func TestSetLogsPersistentFailureOnce(t *testing.T) {
+	var logs strings.Builder
+	fail := true
+	set := NewSet(slog.New(slog.NewTextHandler(&logs, nil)), map[string]Collector{
+		"flaky": funcCollector(func(chan<- prometheus.Metric) error {
+			if fail {
+				return errors.New("no driver")
+			}
+			return nil
+		}),
+	})
+	for i := 0; i < 3; i++ {
+		testutil.CollectAndCount(set)
+	}
+	fail = false
+	testutil.CollectAndCount(set)
+	if n := strings.Count(logs.String(), "collector failed"); n != 1 {
+		t.Errorf("persistent failure logged %d times, want once:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "collector recovered") {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+}
