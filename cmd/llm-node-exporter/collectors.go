@@ -7,6 +7,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
+	"github.com/llm-node-exporter/llm-node-exporter/collector/gpu"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/infiniband"
 )
 
@@ -15,6 +16,7 @@ import (
 type collectorFlags struct {
 	enabled    map[string]*bool
 	infiniband *infiniband.Flags
+	gpu        *gpu.Flags
 }
 
 // collectorDefaults lists every collector and whether it runs by default.
@@ -23,6 +25,7 @@ var collectorDefaults = []struct {
 	enabled bool
 	help    string
 }{
+	{"gpu", true, "NVIDIA GPU metrics and XID errors through NVML."},
 	{"infiniband", true, "InfiniBand / RoCE port state and counters from sysfs."},
 }
 
@@ -34,6 +37,7 @@ func addCollectorFlags(app *kingpin.Application) *collectorFlags {
 			Default(fmt.Sprint(c.enabled)).Bool()
 	}
 	f.infiniband = infiniband.AddFlags(app)
+	f.gpu = gpu.AddFlags(app)
 	return f
 }
 
@@ -46,6 +50,9 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 			return nil, err
 		}
 		enabled["infiniband"] = infiniband.New(paths, cfg, logger.With("collector", "infiniband"))
+	}
+	if *f.enabled["gpu"] {
+		enabled["gpu"] = gpu.New(f.gpu.Config(), logger.With("collector", "gpu"))
 	}
 	return collector.NewSet(logger, enabled), nil
 }

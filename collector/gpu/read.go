@@ -1,0 +1,224 @@
+package gpu
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// batch gathers one GPU's metrics so that a GPU lost halfway through is
+// reported as up=0 alone, not as a half-read set of series.
+type batch struct {
+	c       *Collector
+	gpu     string
+	lost    bool
+	metrics []prometheus.Metric
+}
+
+// ok classifies an NVML return: unsupported calls are skipped silently, a lost
+// GPU marks the batch, anything else is counted and logged once.
+func (b *batch) ok(call string, ret nvml.Return) bool {
+	switch {
+	case ret == nvml.SUCCESS:
+		return true
+	case b.lost:
+		return false
+	case ret == nvml.ERROR_NOT_SUPPORTED || ret == nvml.ERROR_FUNCTION_NOT_FOUND || ret == nvml.ERROR_NO_DATA || ret == nvml.ERROR_NO_PERMISSION:
+		return false
+	case isLost(ret):
+		b.lost = true
+	}
+	b.c.countError(b.gpu, call, ret)
+	return false
+}
+
+func (b *batch) add(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels []string) {
+	b.metrics = append(b.metrics, prometheus.MustNewConstMetric(desc, typ, v, labels...))
+}
+
+func (b *batch) has(symbol string) bool { return !b.c.missing[symbol] }
+
+var clockEventReasons = []struct {
+	bit  uint64
+	name string
+}{
+	{nvml.ClocksEventReasonGpuIdle, "gpu_idle"},
+	{nvml.ClocksEventReasonApplicationsClocksSetting, "applications_clocks_setting"},
+	{nvml.ClocksEventReasonSwPowerCap, "sw_power_cap"},
+	{0x8, "hw_slowdown"},
+	{nvml.ClocksEventReasonSyncBoost, "sync_boost"},
+	{nvml.ClocksEventReasonSwThermalSlowdown, "sw_thermal_slowdown"},
+	{0x40, "hw_thermal_slowdown"},
+	{0x80, "hw_power_brake_slowdown"},
+	{nvml.ClocksEventReasonDisplayClockSetting, "display_clock_setting"},
+}
+
+var nvlinkCounters = []struct {
+	counter nvml.NvLinkErrorCounter
+	name    string
+}{
+	{nvml.NVLINK_ERROR_DL_REPLAY, "replay"},
+	{nvml.NVLINK_ERROR_DL_RECOVERY, "recovery"},
+	{nvml.NVLINK_ERROR_DL_CRC_FLIT, "crc_flit"},
+	{nvml.NVLINK_ERROR_DL_CRC_DATA, "crc_data"},
+}
+
+func (c *Collector) readDevice(b *batch, dev nvml.Device, st *deviceState) {
+	l := st.labels
+	with := func(v ...string) []string { return append(append(make([]string, 0, len(l)+len(v)), l...), v...) }
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+
+	mig := ""
+	if cur, _, ret := dev.GetMigMode(); b.ok("nvmlDeviceGetMigMode", ret) {
+		mig = map[int]string{nvml.DEVICE_MIG_ENABLE: "enabled", nvml.DEVICE_MIG_DISABLE: "disabled"}[cur]
+	}
+	b.add(c.d.info, gauge, 1, with(st.name, st.busID, c.driver, c.cuda, mig))
+
+	if u, ret := dev.GetUtilizationRates(); b.ok("nvmlDeviceGetUtilizationRates", ret) {
+		b.add(c.d.utilization, gauge, float64(u.Gpu)/100, l)
+		b.add(c.d.memUtilization, gauge, float64(u.Memory)/100, l)
+	}
+	if b.has("nvmlDeviceGetMemoryInfo_v2") {
+		if m, ret := dev.GetMemoryInfo_v2(); b.ok("nvmlDeviceGetMemoryInfo_v2", ret) {
+			b.add(c.d.memUsed, gauge, float64(m.Used), l)
+			b.add(c.d.memTotal, gauge, float64(m.Total), l)
+			b.add(c.d.memReserved, gauge, float64(m.Reserved), l)
+		}
+	} else if m, ret := dev.GetMemoryInfo(); b.ok("nvmlDeviceGetMemoryInfo", ret) {
+		b.add(c.d.memUsed, gauge, float64(m.Used), l)
+		b.add(c.d.memTotal, gauge, float64(m.Total), l)
+	}
+	if procs, ret := dev.GetComputeRunningProcesses(); b.ok("nvmlDeviceGetComputeRunningProcesses", ret) {
+		var used uint64
+		for _, p := range procs {
+			used += p.UsedGpuMemory
+		}
+		b.add(c.d.engineMemory, gauge, float64(used), l)
+	}
+	if p, ret := dev.GetPowerUsage(); b.ok("nvmlDeviceGetPowerUsage", ret) {
+		b.add(c.d.power, gauge, float64(p)/1000, l)
+	}
+	if p, ret := dev.GetEnforcedPowerLimit(); b.ok("nvmlDeviceGetEnforcedPowerLimit", ret) {
+		b.add(c.d.powerLimit, gauge, float64(p)/1000, l)
+	}
+	if b.has("nvmlDeviceGetTotalEnergyConsumption") {
+		if e, ret := dev.GetTotalEnergyConsumption(); b.ok("nvmlDeviceGetTotalEnergyConsumption", ret) {
+			b.add(c.d.energy, counter, float64(e)/1000, l)
+		}
+	}
+	if t, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); b.ok("nvmlDeviceGetTemperature", ret) {
+		b.add(c.d.temperature, gauge, float64(t), with("gpu"))
+	}
+	if b.has("nvmlDeviceGetFieldValues") {
+		values := []nvml.FieldValue{{FieldId: nvml.FI_DEV_MEMORY_TEMP}}
+		if ret := dev.GetFieldValues(values); b.ok("nvmlDeviceGetFieldValues", ret) && nvml.Return(values[0].NvmlReturn) == nvml.SUCCESS {
+			if v, ok := fieldValue(values[0]); ok {
+				b.add(c.d.temperature, gauge, v, with("memory"))
+			}
+		}
+	}
+	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_SM); b.ok("nvmlDeviceGetClockInfo", ret) {
+		b.add(c.d.smClock, gauge, float64(mhz)*1e6, l)
+	}
+	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_MEM); b.ok("nvmlDeviceGetClockInfo", ret) {
+		b.add(c.d.memClock, gauge, float64(mhz)*1e6, l)
+	}
+	if b.has("nvmlDeviceGetCurrentClocksEventReasons") {
+		if mask, ret := dev.GetCurrentClocksEventReasons(); b.ok("nvmlDeviceGetCurrentClocksEventReasons", ret) {
+			for _, r := range clockEventReasons {
+				v := 0.0
+				if mask&r.bit != 0 {
+					v = 1
+				}
+				b.add(c.d.clockEvent, gauge, v, with(r.name))
+			}
+		}
+	}
+	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_CORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) {
+		b.add(c.d.ecc, counter, float64(n), with("corrected"))
+	}
+	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) {
+		b.add(c.d.ecc, counter, float64(n), with("uncorrected"))
+	}
+	if b.has("nvmlDeviceGetRemappedRows") {
+		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); b.ok("nvmlDeviceGetRemappedRows", ret) {
+			b.add(c.d.remapped, gauge, float64(corr), with("correctable"))
+			b.add(c.d.remapped, gauge, float64(unc), with("uncorrectable"))
+			b.add(c.d.remapPending, gauge, boolValue(pending), l)
+			b.add(c.d.remapFailure, gauge, boolValue(failed), l)
+		}
+	}
+	if b.has("nvmlDeviceGetPcieReplayCounter") {
+		if n, ret := dev.GetPcieReplayCounter(); b.ok("nvmlDeviceGetPcieReplayCounter", ret) {
+			b.add(c.d.pcieReplay, counter, float64(n), l)
+		}
+	}
+	if g, ret := dev.GetCurrPcieLinkGeneration(); b.ok("nvmlDeviceGetCurrPcieLinkGeneration", ret) {
+		b.add(c.d.pcieGen, gauge, float64(g), l)
+	}
+	if w, ret := dev.GetCurrPcieLinkWidth(); b.ok("nvmlDeviceGetCurrPcieLinkWidth", ret) {
+		b.add(c.d.pcieWidth, gauge, float64(w), l)
+	}
+	if c.cfg.PCIeThroughput {
+		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_TX_BYTES); b.ok("nvmlDeviceGetPcieThroughput", ret) {
+			b.add(c.d.pcieBytes, gauge, float64(kb)*1024, with("tx"))
+		}
+		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_RX_BYTES); b.ok("nvmlDeviceGetPcieThroughput", ret) {
+			b.add(c.d.pcieBytes, gauge, float64(kb)*1024, with("rx"))
+		}
+	}
+	if b.has("nvmlDeviceGetNvLinkState") {
+		c.readNvLinks(b, dev, with)
+	}
+}
+
+// readNvLinks walks the links until the driver says there are no more.
+func (c *Collector) readNvLinks(b *batch, dev nvml.Device, with func(...string) []string) {
+	for link := 0; link < nvml.NVLINK_MAX_LINKS && !b.lost; link++ {
+		state, ret := dev.GetNvLinkState(link)
+		if ret == nvml.ERROR_INVALID_ARGUMENT || ret == nvml.ERROR_NOT_SUPPORTED {
+			return // past the last link, or no NVLink on this GPU
+		}
+		if !b.ok("nvmlDeviceGetNvLinkState", ret) {
+			continue
+		}
+		id := strconv.Itoa(link)
+		b.add(c.d.nvlinkState, prometheus.GaugeValue, boolValue(state == nvml.FEATURE_ENABLED), with(id))
+		if !b.has("nvmlDeviceGetNvLinkErrorCounter") {
+			continue
+		}
+		for _, ctr := range nvlinkCounters {
+			if n, ret := dev.GetNvLinkErrorCounter(link, ctr.counter); b.ok("nvmlDeviceGetNvLinkErrorCounter", ret) {
+				b.add(c.d.nvlinkErrors, prometheus.CounterValue, float64(n), with(id, ctr.name))
+			}
+		}
+	}
+}
+
+// fieldValue decodes NVML's value union according to its type.
+func fieldValue(f nvml.FieldValue) (float64, bool) {
+	v := f.Value[:]
+	switch nvml.ValueType(f.ValueType) {
+	case nvml.VALUE_TYPE_DOUBLE:
+		return math.Float64frombits(binary.LittleEndian.Uint64(v)), true
+	case nvml.VALUE_TYPE_UNSIGNED_INT:
+		return float64(binary.LittleEndian.Uint32(v)), true
+	case nvml.VALUE_TYPE_UNSIGNED_LONG, nvml.VALUE_TYPE_UNSIGNED_LONG_LONG:
+		return float64(binary.LittleEndian.Uint64(v)), true
+	case nvml.VALUE_TYPE_SIGNED_LONG_LONG:
+		return float64(int64(binary.LittleEndian.Uint64(v))), true
+	case nvml.VALUE_TYPE_SIGNED_INT:
+		return float64(int32(binary.LittleEndian.Uint32(v))), true
+	}
+	return 0, false
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
