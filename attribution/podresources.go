@@ -1,0 +1,185 @@
+package attribution
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Mellanox/rdmamap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
+)
+
+// Defaults of PodResourcesConfig.
+const (
+	DefaultKubeletSocket  = "/var/lib/kubelet/pod-resources/kubelet.sock"
+	DefaultKubeletTimeout = 5 * time.Second
+	// DefaultMaxRecvMsgSize is the largest List reply accepted: gRPC's default
+	// of 4 MiB is too small on busy nodes (dcgm-exporter #509).
+	DefaultMaxRecvMsgSize = 16 << 20
+)
+
+// DefaultGPUResourcePrefixes selects the extended resources whose device ids
+// are GPU or MIG UUIDs: nvidia.com/gpu, nvidia.com/mig-1g.10gb,
+// nvidia.com/gpu.shared, ...
+var DefaultGPUResourcePrefixes = []string{"nvidia.com/"}
+
+// PodResourcesConfig configures the kubelet pod-resources client.
+type PodResourcesConfig struct {
+	Socket         string        // unix socket path; "" means DefaultKubeletSocket
+	Timeout        time.Duration // per List call; 0 means DefaultKubeletTimeout
+	MaxRecvMsgSize int           // bytes; 0 means DefaultMaxRecvMsgSize
+	// GPUResourcePrefixes: a resource whose name starts with one of these
+	// (an exact name is a prefix of itself) and whose device ids are
+	// GPU-/MIG- UUIDs attributes those GPUs. nil means
+	// DefaultGPUResourcePrefixes.
+	GPUResourcePrefixes []string
+}
+
+// Container names one container of one pod.
+type Container struct {
+	Namespace string
+	Pod       string
+	Container string
+}
+
+// Allocations is what the kubelet says is allocated to which container.
+// A device held by more than one container (GPU time-slicing, a shared
+// device plugin) lists all of them, sorted.
+type Allocations struct {
+	// GPUs maps GPU UUIDs (GPU-...) and MIG device UUIDs (MIG-...) to
+	// containers. Time-slicing replica suffixes ("GPU-...::3") are removed.
+	GPUs map[string][]Container
+	// PCI maps the normalised PCI addresses of allocated devices of any
+	// resource (SR-IOV VFs of RDMA/SR-IOV device plugins: "0000:18:00.2") to
+	// containers.
+	PCI map[string][]Container
+}
+
+// PodResourcesClient lists device allocations from the kubelet's
+// pod-resources API (k8s.io/kubelet/pkg/apis/podresources/v1) over its unix
+// socket. It is safe for concurrent use; the connection is made lazily and
+// re-made by gRPC when the kubelet restarts.
+type PodResourcesClient struct {
+	cfg    PodResourcesConfig
+	conn   *grpc.ClientConn
+	client podresourcesv1.PodResourcesListerClient
+}
+
+// NewPodResourcesClient makes a client; it does not connect yet, so a kubelet
+// that is down or a socket that does not exist only fails List.
+func NewPodResourcesClient(cfg PodResourcesConfig) (*PodResourcesClient, error) {
+	if cfg.Socket == "" {
+		cfg.Socket = DefaultKubeletSocket
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultKubeletTimeout
+	}
+	if cfg.MaxRecvMsgSize <= 0 {
+		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if cfg.GPUResourcePrefixes == nil {
+		cfg.GPUResourcePrefixes = DefaultGPUResourcePrefixes
+	}
+	sock, err := filepath.Abs(cfg.Socket)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient("unix://"+sock,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("pod-resources client for %s: %w", sock, err)
+	}
+	return &PodResourcesClient{cfg: cfg, conn: conn, client: podresourcesv1.NewPodResourcesListerClient(conn)}, nil
+}
+
+// Close releases the connection.
+func (c *PodResourcesClient) Close() error { return c.conn.Close() }
+
+// List calls the kubelet's List, bounded by the configured timeout, and
+// returns the GPU and PCI-device allocations.
+func (c *PodResourcesClient) List(ctx context.Context) (Allocations, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	resp, err := c.client.List(ctx, &podresourcesv1.ListPodResourcesRequest{})
+	if err != nil {
+		return Allocations{}, fmt.Errorf("kubelet pod-resources List on %s: %w", c.cfg.Socket, err)
+	}
+	return allocationsOf(resp, c.cfg.GPUResourcePrefixes), nil
+}
+
+func allocationsOf(resp *podresourcesv1.ListPodResourcesResponse, gpuPrefixes []string) Allocations {
+	a := Allocations{GPUs: map[string][]Container{}, PCI: map[string][]Container{}}
+	add := func(m map[string][]Container, id string, ctr Container) {
+		for _, have := range m[id] {
+			if have == ctr {
+				return
+			}
+		}
+		m[id] = append(m[id], ctr)
+	}
+	for _, pod := range resp.GetPodResources() {
+		for _, ctr := range pod.GetContainers() {
+			ref := Container{Namespace: pod.GetNamespace(), Pod: pod.GetName(), Container: ctr.GetName()}
+			for _, dev := range ctr.GetDevices() {
+				gpuResource := hasAnyPrefix(dev.GetResourceName(), gpuPrefixes)
+				for _, id := range dev.GetDeviceIds() {
+					if gpuResource && (strings.HasPrefix(id, "GPU-") || strings.HasPrefix(id, "MIG-")) {
+						if i := strings.Index(id, "::"); i > 0 {
+							id = id[:i] // time-slicing replica "GPU-<uuid>::<n>"
+						}
+						add(a.GPUs, id, ref)
+					} else if addr, ok := NormalisePCIAddress(id); ok {
+						add(a.PCI, addr, ref)
+					}
+				}
+			}
+		}
+	}
+	for _, m := range []map[string][]Container{a.GPUs, a.PCI} {
+		for _, ctrs := range m {
+			sort.Slice(ctrs, func(i, j int) bool { return lessContainer(ctrs[i], ctrs[j]) })
+		}
+	}
+	return a
+}
+
+func lessContainer(a, b Container) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	if a.Pod != b.Pod {
+		return a.Pod < b.Pod
+	}
+	return a.Container < b.Container
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// rdmamapMu guards rdmamap's package variables, which point it at a sysfs
+// root.
+var rdmamapMu sync.Mutex
+
+// RDMADevicesForPCI returns the RDMA devices (mlx5_12, ...) of a PCI function
+// (an SR-IOV VF or a PF) under the sysfs root, through rdmamap; nil when it
+// has none.
+func RDMADevicesForPCI(sysfs, addr string) []string {
+	rdmamapMu.Lock()
+	defer rdmamapMu.Unlock()
+	rdmamap.PciDevDir = filepath.Join(sysfs, "bus", "pci", "devices")
+	return rdmamap.GetRdmaDevicesForPcidev(addr)
+}
