@@ -1,0 +1,7 @@
+(import 'config.libsonnet') +
+(import 'rules.libsonnet') +
+(import 'alerts.libsonnet') +
+(import 'panels.libsonnet') +
+(import 'panels-engine.libsonnet') +
+(import 'dashboards.libsonnet') +
+(import 'tests/panels.libsonnet')

@@ -1,0 +1,54 @@
+// promtool unit tests generated from the panel catalogue: for every seed panel (and every extra
+// target) with a corrected raw query, on the fixture series and after all recording rules ran, the
+// dashboard's new query returns the same series with the same values (relative error <= 1e-9).
+local fixture = import 'fixture.libsonnet';
+
+{
+  local c = $._config,
+  local evalTime = '%dm' % (fixture.steps / 4),
+
+  // Grafana variables -> concrete values. Longest names first ($pool1 before $pool).
+  subst(q, vars)::
+    local v = fixture.vars + vars;
+    local names = std.sort(std.objectFields(v), function(n) -std.length(n));
+    local q1 = std.foldl(function(acc, iv) std.strReplace(acc, iv, c.rateWindow), ['$__rate_interval', '$__interval', '$__range'], q);
+    std.foldl(function(acc, n) std.strReplace(acc, '$' + n, v[n]), names, q1),
+
+  local relabel(q, m) =
+    std.foldl(function(acc, k) 'sum without (%s) (label_replace(%s, "%s", "$1", "%s", "(.*)"))' % [k, acc, m[k], k], std.objectFields(m), q),
+
+  equal(newQ, corr):: |||
+    (
+      count(abs((%(n)s) - (%(c)s)) <= 1e-9 * abs(%(c)s) + 1e-12) == bool count(%(c)s)
+    )
+    * (count(%(n)s) == bool count(%(c)s))
+  ||| % { n: newQ, c: corr },
+
+  local cases(p) =
+    local vars = std.get(p, 'vars', {});
+    local rel = std.get(p, 'testRelabel', {});
+    local pairs = (if p.corrected != null then [[p.new, p.corrected]] else [])
+                  + [t for t in p.targets if t[1] != null];
+    [
+      {
+        eval_time: evalTime,
+        expr: $.equal(relabel($.subst(t[0], vars), rel), $.subst(t[1], vars)),
+        exp_samples: [{ labels: '{}', value: 1 }],
+      }
+      for t in pairs
+    ],
+
+  panelsTest:: {
+    rule_files: ['../../rules/llm-node-exporter.rules.yaml'],
+    evaluation_interval: c.rateWindow,
+    group_eval_order: [g.name for g in $.prometheusRules.groups],
+    tests: [
+      {
+        name: 'seed panels: new query == corrected raw query',
+        interval: '15s',
+        input_series: fixture.series,
+        promql_expr_test: std.flattenArrays([cases(p) for p in $.pdPanels + $.enginePanels]),
+      },
+    ],
+  },
+}
