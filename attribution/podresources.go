@@ -11,6 +11,7 @@ import (
 
 	"github.com/Mellanox/rdmamap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 )
@@ -93,6 +94,12 @@ func NewPodResourcesClient(cfg PodResourcesConfig) (*PodResourcesClient, error) 
 	conn, err := grpc.NewClient("unix://"+sock,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)),
+		// Reconnect soon after a kubelet restart: gRPC's default backoff
+		// grows to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: cfg.Timeout,
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("pod-resources client for %s: %w", sock, err)
