@@ -200,6 +200,14 @@ func New(cfg Config, gpus GPULister, kubelet AllocationLister) *Cache {
 	return c
 }
 
+// SetGPULister sets (or replaces) the GPU source, for wiring where the gpu
+// collector is made after the cache because it takes c.GPUAttributor().
+func (c *Cache) SetGPULister(gpus GPULister) {
+	c.refreshMu.Lock()
+	c.gpus = gpus
+	c.refreshMu.Unlock()
+}
+
 // Snapshot returns the current snapshot (empty before the first refresh).
 func (c *Cache) Snapshot() *Snapshot { return c.snap.Load() }
 

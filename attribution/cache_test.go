@@ -360,3 +360,16 @@ func BenchmarkAppendPortLabels(b *testing.B) {
 		buf = a.AppendPortLabels(buf[:0], "mlx5_3", "1")
 	}
 }
+
+func TestCacheSetGPULister(t *testing.T) {
+	c, _ := newTestCache(t, nil, nil)
+	c.Refresh(context.Background())
+	if r, _ := c.Snapshot().RDMA("mlx5_0"); r.Device != "mlx5_0" || r.GPU != "" {
+		t.Errorf("without GPUs mlx5_0 = %+v", r)
+	}
+	c.SetGPULister(pdGPUs())
+	c.Refresh(context.Background())
+	if r, _ := c.Snapshot().RDMA("mlx5_0"); r.GPU != "0" || r.Role != "prefill" || r.DPRank != "0" {
+		t.Errorf("after SetGPULister mlx5_0 = %+v", r)
+	}
+}

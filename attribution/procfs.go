@@ -2,7 +2,6 @@ package attribution
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -469,6 +468,3 @@ func cgroupOf(cgs []procfs.Cgroup) Cgroup {
 	}
 	return Cgroup{}
 }
-
-// errNoProcReader is returned when the procfs root could not be opened.
-var errNoProcReader = errors.New("procfs root not available")
