@@ -288,12 +288,17 @@ func (c *Cache) Refresh(ctx context.Context) {
 				}
 				p, err := c.procs.Inspect(pid)
 				if err != nil {
-					if !errors.Is(err, fs.ErrNotExist) || c.lastProcs[pid].PID == 0 {
+					// A process read before that is gone now has exited since
+					// NVML listed it: not an error. Its last reading stays
+					// while NVML still lists it.
+					last, had := c.lastProcs[pid]
+					if !had || !errors.Is(err, fs.ErrNotExist) {
 						fail(SourceProcfs, err, "attribution: reading a process failed", "pid", pid)
 					}
-					if last, ok := c.lastProcs[pid]; ok {
-						p = last
+					if had {
+						procs[pid] = last
 					}
+					continue
 				}
 				procs[pid] = p
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"sync"
@@ -235,6 +237,10 @@ func TestCacheSourceFailures(t *testing.T) {
 	if h := c.Health(); h.Errors[SourceProcfs] != 1 {
 		t.Errorf("procfs errors %v", h.Errors)
 	}
+	c.Refresh(context.Background()) // still unreadable: counted again
+	if h := c.Health(); h.Errors[SourceProcfs] != 2 {
+		t.Errorf("procfs errors after a second refresh %v", h.Errors)
+	}
 	if g, _ := c.Snapshot().GPU(fixtureUUIDs[0]); g.DPRank != "0" {
 		t.Errorf("GPU 0 with one unreadable PID: %+v", g)
 	}
@@ -371,5 +377,25 @@ func TestCacheSetGPULister(t *testing.T) {
 	c.Refresh(context.Background())
 	if r, _ := c.Snapshot().RDMA("mlx5_0"); r.GPU != "0" || r.Role != "prefill" || r.DPRank != "0" {
 		t.Errorf("after SetGPULister mlx5_0 = %+v", r)
+	}
+}
+
+func TestCacheProcessExited(t *testing.T) {
+	proc := t.TempDir()
+	if err := os.CopyFS(proc, os.DirFS("testdata/proc")); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Config{Sysfs: "../testdata/sys", Procfs: proc}, pdGPUs(), nil)
+	c.Refresh(context.Background())
+	if err := os.RemoveAll(filepath.Join(proc, "1010")); err != nil {
+		t.Fatal(err)
+	}
+	// NVML still lists PID 1010, /proc no longer has it: it has just exited.
+	c.Refresh(context.Background())
+	if h := c.Health(); h.Errors[SourceProcfs] != 0 {
+		t.Errorf("an exited process counted as an error: %v", h.Errors)
+	}
+	if g, _ := c.Snapshot().GPU(fixtureUUIDs[0]); g.DPRank != "0" || g.Role != "prefill" {
+		t.Errorf("GPU 0 after its process exited mid-refresh: %+v", g)
 	}
 }
