@@ -4,4 +4,5 @@
 (import 'panels.libsonnet') +
 (import 'panels-engine.libsonnet') +
 (import 'dashboards.libsonnet') +
+(import 'docs.libsonnet') +
 (import 'tests/panels.libsonnet')

@@ -35,7 +35,7 @@ local seeds = import 'seeds/pd-dashboard-queries.libsonnet';
     unit: unit,
     targets: targets,
     dashboard: if seeds[i].dashboard == 'PD Network' then 'pd-network' else 'pd-performance',
-  } + extra,
+  } + extra + (if why == '' then { why: "Precomputed: reads the recorded pod/job-level series instead of every rank's raw series at each refresh." } else {}),
 
   // --- recorded-series query builders
   local weighted(level, h, sel, by='') =
@@ -84,12 +84,12 @@ local seeds = import 'seeds/pd-dashboard-queries.libsonnet';
     if mult == ' * 8' then 'bps' else 'pps',
     [[f('sum by (%(cl)s, namespace, workload) (namespace_workload_pod:llm_infiniband_' + m + ':rate%(w)s{%(cl)s=~"$%(cl)s", namespace=~"$namespace", app=~"$app", role="' + role + '"})' + mult + ' / count by (%(cl)s, namespace, workload) (namespace_workload_pod:llm_infiniband_' + m + ':rate%(w)s{%(cl)s=~"$%(cl)s", namespace=~"$namespace", app=~"$app", role="' + role + '"})'), null]],
   ),
-  local ibPod(i, role, m) = P(
+  local ibPod(i, role, m, status) = P(
     i,
     f('sum by (%(cl)s, namespace, pod) (namespace_workload_pod:node_infiniband_' + m + ':node_rate%(w)s{%(cl)s=~"$%(cl)s", namespace=~"$namespace", app=~"$app", role="' + role + '"}) * 8'),
     'sum by (region, namespace, pod) (sum by (region, node) (rate(node_infiniband_' + m + '_total{region=~"$region", device=~"mlx5_.*"}[$__rate_interval])) * 8 * on (region, node) group_right () (' + ksmJoin(role) + '))',
-    'fixed',
-    'The seed\'s `group_left(pod, namespace)` puts the node on the "many" side: it fails with many-to-many matching as soon as two selected pods share a node. Fixed with the join the right way round; irate -> rate. ' + ibNodeFallbackWhy,
+    status,
+    'The seed\'s `group_left(pod, namespace)` puts the node on the "many" side: correct while each node runs at most one selected pod, a many-to-many matching error as soon as two share a node (the fixture\'s decode pods do). Joined the right way round; irate -> rate. ' + ibNodeFallbackWhy,
     'bps',
     [[f('sum by (%(cl)s, namespace, pod) (namespace_workload_pod:llm_infiniband_' + m + ':rate%(w)s{%(cl)s=~"$%(cl)s", namespace=~"$namespace", app=~"$app", role="' + role + '"}) * 8'), null]],
   ),
@@ -187,11 +187,11 @@ local seeds = import 'seeds/pd-dashboard-queries.libsonnet';
       'reqps'),
     ibAvg(56, 'prefill', 'port_data_transmitted_bytes', ' * 8'),
     ibAvg(57, 'prefill', 'port_packets_transmitted', ''),
-    ibPod(58, 'prefill', 'port_data_transmitted_bytes'),
+    ibPod(58, 'prefill', 'port_data_transmitted_bytes', 'recorded'),
     P(59, perRank('engine_spec_accept_length', E('decode'), cl)),
     ibAvg(60, 'decode', 'port_data_received_bytes', ' * 8'),
     ibAvg(61, 'decode', 'port_packets_received', ''),
-    ibPod(62, 'decode', 'port_data_received_bytes'),
+    ibPod(62, 'decode', 'port_data_received_bytes', 'fixed'),
     P(63, perRank('engine_last_batch_queue_latency_seconds', E('prefill')), unit='s'),
     P(64, perRank('engine_last_batch_queue_latency_seconds', E('decode')), unit='s'),
     P(65,

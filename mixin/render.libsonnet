@@ -21,6 +21,7 @@ local m = import 'mixin.libsonnet';
     },
     spec: m.prometheusAlerts,
   } },
+  'docs/dashboards.md': { format: 'text', content: m.dashboardsDoc },
   'mixin/tests/panels.test.yaml': { format: 'yaml', content: m.panelsTest },
   'mixin/tests/alerts.test.yaml': { format: 'yaml', content: m.alertsTest },
 } + {

@@ -9,9 +9,10 @@ local counter(name, labels, inc) = { series: name + lbl(labels), values: '0+%sx%
 local gauge(name, labels, v) = { series: name + lbl(labels), values: '%sx%d' % [v, steps] };
 local les = ['0.05', '0.1', '0.5', '1', '5', '+Inf'];
 local shape = [0.1, 0.3, 0.6, 0.8, 0.95, 1];
+local skewed = [0.4, 0.7, 0.9, 0.95, 0.99, 1];
 // A histogram whose count grows by n per step with mean m.
-local histogram(name, labels, n, m) =
-  [counter(name + '_bucket', labels { le: les[i] }, n * shape[i]) for i in std.range(0, 5)]
+local histogram(name, labels, n, m, sh=shape) =
+  [counter(name + '_bucket', labels { le: les[i] }, n * sh[i]) for i in std.range(0, 5)]
   + [counter(name + '_sum', labels, n * m), counter(name + '_count', labels, n)];
 
 local region = 'r1';
@@ -95,7 +96,7 @@ local vllm = std.flattenArrays([
   local l = vBase(p, e);
   histogram('vllm:e2e_request_latency_seconds', l, 4 + r, 3 + 0.5 * r)
   + histogram('vllm:time_to_first_token_seconds', l, 4 + r, 0.2 + 0.05 * r)
-  + histogram(if p.old then 'vllm:time_per_output_token_seconds' else 'vllm:inter_token_latency_seconds', l, 40 + 5 * r, 0.03 + 0.005 * r)
+  + histogram(if p.old then 'vllm:time_per_output_token_seconds' else 'vllm:inter_token_latency_seconds', l, 40 + 5 * r, 0.03 + 0.005 * r, if p.old then skewed else shape)
   + histogram('vllm:request_queue_time_seconds', l, 4 + r, 0.05 + 0.02 * r)
   + histogram('vllm:request_prefill_time_seconds', l, 4 + r, 0.1 + 0.03 * r)
   + histogram('vllm:request_decode_time_seconds', l, 4 + r, 2 + 0.4 * r)

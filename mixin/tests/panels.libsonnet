@@ -51,4 +51,19 @@ local fixture = import 'fixture.libsonnet';
       },
     ],
   },
+
+  // For mixin_test.go: the seeds and their corrected queries with the test substitution applied.
+  seedCheck:: {
+    evalSeconds: fixture.steps * 15,
+    series: fixture.series,
+    panels: [
+      {
+        id: if std.objectHas(p, 'index') then '%d %s' % [p.index, p.title] else p.id,
+        status: p.status,
+        seed: $.subst(p.seed, std.get(p, 'vars', {})),
+        corrected: if p.corrected == null then null else $.subst(p.corrected, std.get(p, 'vars', {})),
+      }
+      for p in $.pdPanels + $.enginePanels
+    ],
+  },
 }
