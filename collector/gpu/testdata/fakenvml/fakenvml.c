@@ -1,0 +1,479 @@
+/*
+ * fakenvml: a fake libnvidia-ml.so.1 serving a deterministic 8 x H100 node,
+ * so the exporter's real GPU path (go-nvml's dlopen and cgo calls) runs end to
+ * end without a GPU. See README.md.
+ *
+ * It implements exactly the NVML C symbols go-nvml calls for the methods
+ * collector/gpu uses (versioned names as go-nvml picks them after its
+ * updateVersionedSymbols lookups), plus nvmlDeviceGetMemoryInfo, the
+ * collector's fallback. Values depend on the GPU index only, never on time.
+ *
+ * Environment (read by nvmlInit_v2):
+ *   FAKENVML_LOST_GPU=N   every call on GPU N returns NVML_ERROR_GPU_IS_LOST
+ *                         (its handle is still returned, like a GPU that fell
+ *                         off the bus after the driver enumerated it).
+ *   FAKENVML_XID=G:X      nvmlEventSetWait_v2 delivers one XID X event on GPU G
+ *                         (once per load of the library) to a set on which G
+ *                         registered XID events; otherwise it sleeps up to the
+ *                         timeout (at most 50 ms) and returns NVML_ERROR_TIMEOUT.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nvml.h"
+
+#define NGPU 8
+#define NLINKS 18
+#define MiB (1024ULL * 1024ULL)
+#define GiB (1024ULL * MiB)
+
+struct nvmlDevice_st {
+	unsigned int index;
+};
+
+struct nvmlEventSet_st {
+	unsigned long long types[NGPU]; /* event types registered per GPU */
+};
+
+static struct nvmlDevice_st devices[NGPU] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+static const unsigned int pci_bus[NGPU] = {0x19, 0x3b, 0x4c, 0x5d, 0x9b, 0xbb, 0xcc, 0xdd};
+
+static int initialized;       /* nvmlInit_v2 reference count */
+static int lost_gpu = -1;     /* FAKENVML_LOST_GPU */
+static int xid_gpu = -1;      /* FAKENVML_XID */
+static unsigned long long xid_code;
+static int xid_delivered;
+
+static void copy_string(char *dst, unsigned int length, const char *src)
+{
+	snprintf(dst, length, "%s", src);
+}
+
+/* device validates a handle: UNINITIALIZED, INVALID_ARGUMENT, GPU_IS_LOST or
+ * SUCCESS with *index set. */
+static nvmlReturn_t device(nvmlDevice_t dev, unsigned int *index)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	if (dev.handle < &devices[0] || dev.handle >= &devices[NGPU])
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*index = dev.handle->index;
+	if ((int)*index == lost_gpu)
+		return NVML_ERROR_GPU_IS_LOST;
+	return NVML_SUCCESS;
+}
+
+#define DEVICE(dev, i)                                   \
+	unsigned int i;                                  \
+	do {                                             \
+		nvmlReturn_t r_ = device((dev), &i);     \
+		if (r_ != NVML_SUCCESS)                  \
+			return r_;                       \
+	} while (0)
+
+#define NONNULL(p)                                       \
+	do {                                             \
+		if ((p) == NULL)                         \
+			return NVML_ERROR_INVALID_ARGUMENT; \
+	} while (0)
+
+nvmlReturn_t nvmlInit_v2(void)
+{
+	const char *s;
+	if (initialized++ > 0)
+		return NVML_SUCCESS;
+	lost_gpu = -1;
+	if ((s = getenv("FAKENVML_LOST_GPU")) != NULL && *s != '\0')
+		lost_gpu = atoi(s);
+	xid_gpu = -1;
+	if ((s = getenv("FAKENVML_XID")) != NULL) {
+		int g;
+		unsigned long long x;
+		if (sscanf(s, "%d:%llu", &g, &x) == 2) {
+			xid_gpu = g;
+			xid_code = x;
+		}
+	}
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlShutdown(void)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	initialized--;
+	return NVML_SUCCESS;
+}
+
+const char *nvmlErrorString(nvmlReturn_t result)
+{
+	switch (result) {
+	case NVML_SUCCESS: return "Success";
+	case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
+	case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+	case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+	case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+	case NVML_ERROR_NOT_FOUND: return "Not Found";
+	case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+	case NVML_ERROR_TIMEOUT: return "Timeout";
+	case NVML_ERROR_FUNCTION_NOT_FOUND: return "Function Not Found";
+	case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
+	case NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument version mismatch";
+	case NVML_ERROR_NO_DATA: return "No data";
+	case NVML_ERROR_GPU_NOT_FOUND: return "GPU not found";
+	default: return "Unknown Error";
+	}
+}
+
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(version);
+	copy_string(version, length, "550.54.15");
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion)
+{
+	NONNULL(cudaDriverVersion);
+	*cudaDriverVersion = 12040;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(deviceCount);
+	*deviceCount = NGPU;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	if (index >= NGPU || dev == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	dev->handle = &devices[index];
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
+{
+	DEVICE(dev, i);
+	NONNULL(uuid);
+	snprintf(uuid, length, "GPU-00000000-0000-0000-0000-00000000000%u", i);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t dev, char *name, unsigned int length)
+{
+	DEVICE(dev, i);
+	NONNULL(name);
+	copy_string(name, length, "NVIDIA H100 80GB HBM3");
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t dev, nvmlPciInfo_t *pci)
+{
+	DEVICE(dev, i);
+	NONNULL(pci);
+	memset(pci, 0, sizeof *pci);
+	pci->domain = 0;
+	pci->bus = pci_bus[i];
+	pci->device = 0;
+	pci->pciDeviceId = 0x233010de;
+	pci->pciSubSystemId = 0x16c110de;
+	snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "0000:%02X:00.0", pci_bus[i]);
+	snprintf(pci->busId, sizeof pci->busId, "00000000:%02X:00.0", pci_bus[i]);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *currentMode, unsigned int *pendingMode)
+{
+	DEVICE(dev, i);
+	NONNULL(currentMode);
+	NONNULL(pendingMode);
+	*currentMode = *pendingMode = NVML_DEVICE_MIG_DISABLE;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t dev, nvmlUtilization_t *u)
+{
+	DEVICE(dev, i);
+	NONNULL(u);
+	u->gpu = 90 + i;
+	u->memory = 40 + i;
+	return NVML_SUCCESS;
+}
+
+/* Memory: 80 GiB H100, 70 + i GiB used by the engine process of GPU i. */
+static const unsigned long long mem_total = 81559 * MiB;
+static const unsigned long long mem_reserved = 544 * MiB;
+static unsigned long long mem_used(unsigned int i) { return (70 + i) * GiB + 512 * MiB; }
+static unsigned long long proc_used(unsigned int i) { return (70 + i) * GiB; }
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t dev, nvmlMemory_v2_t *m)
+{
+	DEVICE(dev, i);
+	NONNULL(m);
+	if (m->version != nvmlMemory_v2)
+		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+	m->total = mem_total;
+	m->reserved = mem_reserved;
+	m->used = mem_used(i);
+	m->free = mem_total - mem_reserved - m->used;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *m)
+{
+	DEVICE(dev, i);
+	NONNULL(m);
+	m->total = mem_total;
+	m->used = mem_reserved + mem_used(i);
+	m->free = mem_total - m->used;
+	return NVML_SUCCESS;
+}
+
+/* One compute process (the inference engine) per GPU: PID 4100 + i. */
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t dev, unsigned int *infoCount, nvmlProcessInfo_t *infos)
+{
+	DEVICE(dev, i);
+	NONNULL(infoCount);
+	if (*infoCount < 1) {
+		*infoCount = 1;
+		return NVML_ERROR_INSUFFICIENT_SIZE;
+	}
+	NONNULL(infos);
+	*infoCount = 1;
+	infos[0].pid = 4100 + i;
+	infos[0].usedGpuMemory = proc_used(i);
+	infos[0].gpuInstanceId = 0xFFFFFFFF;
+	infos[0].computeInstanceId = 0xFFFFFFFF;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t dev, unsigned int *power)
+{
+	DEVICE(dev, i);
+	NONNULL(power);
+	*power = 600000 + 1000 * i; /* milliwatts */
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t dev, unsigned int *limit)
+{
+	DEVICE(dev, i);
+	NONNULL(limit);
+	*limit = 700000;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t dev, unsigned long long *energy)
+{
+	DEVICE(dev, i);
+	NONNULL(energy);
+	*energy = 1000000000ULL + 1000000ULL * i; /* millijoules */
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t dev, nvmlTemperatureSensors_t sensor, unsigned int *temp)
+{
+	DEVICE(dev, i);
+	NONNULL(temp);
+	if (sensor != NVML_TEMPERATURE_GPU)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*temp = 60 + i;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t dev, int valuesCount, nvmlFieldValue_t *values)
+{
+	DEVICE(dev, i);
+	if (valuesCount < 0 || (valuesCount > 0 && values == NULL))
+		return NVML_ERROR_INVALID_ARGUMENT;
+	for (int k = 0; k < valuesCount; k++) {
+		nvmlFieldValue_t *v = &values[k];
+		v->timestamp = 1700000000000000LL;
+		v->latencyUsec = 0;
+		if (v->fieldId == NVML_FI_DEV_MEMORY_TEMP) {
+			v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
+			v->value.uiVal = 70 + i;
+			v->nvmlReturn = NVML_SUCCESS;
+		} else {
+			v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+		}
+	}
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t dev, nvmlClockType_t type, unsigned int *clock)
+{
+	DEVICE(dev, i);
+	NONNULL(clock);
+	switch (type) {
+	case NVML_CLOCK_SM: *clock = 1980; break;
+	case NVML_CLOCK_MEM: *clock = 2619; break;
+	default: return NVML_ERROR_NOT_SUPPORTED;
+	}
+	return NVML_SUCCESS;
+}
+
+/* GPU 2 is power-capped (sw_power_cap), the others run unthrottled. */
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t dev, unsigned long long *reasons)
+{
+	DEVICE(dev, i);
+	NONNULL(reasons);
+	*reasons = i == 2 ? nvmlClocksEventReasonSwPowerCap : nvmlClocksEventReasonNone;
+	return NVML_SUCCESS;
+}
+
+/* GPU 6 has a history of memory errors. */
+nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t dev, nvmlMemoryErrorType_t type, nvmlEccCounterType_t counter, unsigned long long *count)
+{
+	DEVICE(dev, i);
+	NONNULL(count);
+	if (counter != NVML_AGGREGATE_ECC && counter != NVML_VOLATILE_ECC)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (i != 6)
+		*count = 0;
+	else
+		*count = type == NVML_MEMORY_ERROR_TYPE_CORRECTED ? 12 : 1;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t dev, unsigned int *corrRows, unsigned int *uncRows,
+                                       unsigned int *isPending, unsigned int *failureOccurred)
+{
+	DEVICE(dev, i);
+	NONNULL(corrRows);
+	NONNULL(uncRows);
+	NONNULL(isPending);
+	NONNULL(failureOccurred);
+	*corrRows = i == 6 ? 2 : 0;
+	*uncRows = i == 6 ? 1 : 0;
+	*isPending = i == 6;
+	*failureOccurred = 0;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t dev, unsigned int *value)
+{
+	DEVICE(dev, i);
+	NONNULL(value);
+	*value = i;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t dev, unsigned int *gen)
+{
+	DEVICE(dev, i);
+	NONNULL(gen);
+	*gen = 5;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t dev, unsigned int *width)
+{
+	DEVICE(dev, i);
+	NONNULL(width);
+	*width = 16;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t dev, nvmlPcieUtilCounter_t counter, unsigned int *value)
+{
+	DEVICE(dev, i);
+	NONNULL(value);
+	switch (counter) {
+	case NVML_PCIE_UTIL_TX_BYTES: *value = 1000 + i; break; /* KB/s */
+	case NVML_PCIE_UTIL_RX_BYTES: *value = 2000 + i; break;
+	default: return NVML_ERROR_INVALID_ARGUMENT;
+	}
+	return NVML_SUCCESS;
+}
+
+/* 18 NVLinks per GPU, all up; link 17 of GPU 1 is down. */
+nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t dev, unsigned int link, nvmlEnableState_t *isActive)
+{
+	DEVICE(dev, i);
+	NONNULL(isActive);
+	if (link >= NLINKS)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*isActive = (i == 1 && link == NLINKS - 1) ? NVML_FEATURE_DISABLED : NVML_FEATURE_ENABLED;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetNvLinkErrorCounter(nvmlDevice_t dev, unsigned int link,
+                                             nvmlNvLinkErrorCounter_t counter, unsigned long long *value)
+{
+	DEVICE(dev, i);
+	NONNULL(value);
+	if (link >= NLINKS)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	switch (counter) {
+	case NVML_NVLINK_ERROR_DL_REPLAY: *value = link == 0 ? i : 0; break;
+	case NVML_NVLINK_ERROR_DL_RECOVERY: *value = 0; break;
+	case NVML_NVLINK_ERROR_DL_CRC_FLIT: *value = link == 0 ? 2 * i : 0; break;
+	case NVML_NVLINK_ERROR_DL_CRC_DATA: *value = 0; break;
+	default: return NVML_ERROR_INVALID_ARGUMENT;
+	}
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(set);
+	set->handle = calloc(1, sizeof *set->handle);
+	return set->handle ? NVML_SUCCESS : NVML_ERROR_MEMORY;
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t dev, unsigned long long eventTypes, nvmlEventSet_t set)
+{
+	DEVICE(dev, i);
+	if (set.handle == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (eventTypes & ~(unsigned long long)nvmlEventTypeXidCriticalError)
+		return NVML_ERROR_NOT_SUPPORTED;
+	set.handle->types[i] |= eventTypes;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms)
+{
+	struct timespec ts;
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	if (set.handle == NULL || data == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (!xid_delivered && xid_gpu >= 0 && xid_gpu < NGPU &&
+	    (set.handle->types[xid_gpu] & nvmlEventTypeXidCriticalError)) {
+		xid_delivered = 1;
+		memset(data, 0, sizeof *data);
+		data->device.handle = &devices[xid_gpu];
+		data->eventType = nvmlEventTypeXidCriticalError;
+		data->eventData = xid_code;
+		data->gpuInstanceId = 0xFFFFFFFF;
+		data->computeInstanceId = 0xFFFFFFFF;
+		return NVML_SUCCESS;
+	}
+	if (timeoutms > 50)
+		timeoutms = 50;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)timeoutms * 1000000L;
+	nanosleep(&ts, NULL);
+	return NVML_ERROR_TIMEOUT;
+}
+
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
+{
+	free(set.handle);
+	return NVML_SUCCESS;
+}
