@@ -43,8 +43,11 @@ type Title struct {
 // ParseProcessTitle parses the first argument of /proc/<pid>/cmdline as an
 // engine process title. It accepts "sglang::" and "VLLM::" (any case) followed
 // by a component name and an optional tail of "_DP<n>", "_TP<n>", "_PP<n>",
-// "_EP<n>" tokens in any order. Anything else, a repeated rank token or an
-// empty component is not a title (ok false).
+// "_EP<n>" tokens in any order (sglang::scheduler_DP0_PP1_TP2_EP0). Other
+// tokens of two capitals and digits in that tail (NP<n>, a node rank) are
+// skipped. A repeated rank token or an empty component is not a title (ok
+// false); a bare number (sglang::scheduler_0) stays part of the component,
+// never a rank.
 func ParseProcessTitle(s string) (t Title, ok bool) {
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		s = s[:i]
@@ -72,6 +75,9 @@ func ParseProcessTitle(s string) (t Title, ok bool) {
 		if len(p) < 3 || len(p) > 2+maxRankDigits || !allDigits(p[2:]) {
 			break
 		}
+		if p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' {
+			break
+		}
 		var dst *string
 		switch p[:2] {
 		case "DP":
@@ -82,17 +88,15 @@ func ParseProcessTitle(s string) (t Title, ok bool) {
 			dst = &t.PPRank
 		case "EP":
 			dst = &t.EPRank
-		default:
-			dst = nil
 		}
+		end--
 		if dst == nil {
-			break
+			continue // another rank (NP node rank, CP, ...): not a label of ours
 		}
 		if *dst != "" {
 			return Title{}, false // the same rank twice: not a title we understand
 		}
 		*dst = normaliseRank(p[2:])
-		end--
 	}
 	t.Component = strings.Join(parts[:end], "_")
 	if t.Component == "" || !printable(t.Component) {

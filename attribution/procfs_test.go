@@ -19,6 +19,12 @@ func TestParseProcessTitle(t *testing.T) {
 		{"sglang::scheduler", Title{Engine: "sglang", Component: "scheduler"}, true},
 		{"sglang::scheduler_DP2_TP16_EP16", Title{Engine: "sglang", Component: "scheduler", DPRank: "2", TPRank: "16", EPRank: "16"}, true},
 		{"sglang::scheduler_TP1_PP1", Title{Engine: "sglang", Component: "scheduler", TPRank: "1", PPRank: "1"}, true},
+		{"sglang::scheduler_DP0_PP1_TP2_EP0", Title{Engine: "sglang", Component: "scheduler", DPRank: "0", PPRank: "1", TPRank: "2", EPRank: "0"}, true},
+		{"sglang::scheduler_NP1", Title{Engine: "sglang", Component: "scheduler"}, true},
+		{"sglang::scheduler_DP3_TP3_NP1", Title{Engine: "sglang", Component: "scheduler", DPRank: "3", TPRank: "3"}, true},
+		{"sglang::scheduler_0", Title{Engine: "sglang", Component: "scheduler_0"}, true},
+		{"sglang::scheduler_tp1", Title{Engine: "sglang", Component: "scheduler_tp1"}, true},
+		{"sglang::scheduler::Qwen3-32B", Title{Engine: "sglang", Component: "scheduler::Qwen3-32B"}, true},
 		{"sglang::data_parallel_controller", Title{Engine: "sglang", Component: "data_parallel_controller"}, true},
 		{"sglang::detokenizer", Title{Engine: "sglang", Component: "detokenizer"}, true},
 		{"VLLM::EngineCore_DP0", Title{Engine: "vllm", Component: "EngineCore", DPRank: "0"}, true},
@@ -218,4 +224,29 @@ func TestInspectFixtures(t *testing.T) {
 	if _, err := r.Inspect(424242); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Inspect(missing) error = %v, want ErrNotExist", err)
 	}
+}
+
+func FuzzParseCgroupPath(f *testing.F) {
+	f.Add("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1f0a2b3c_4d5e_4f60_8a7b_9c0d1e2f3a4b.slice/cri-containerd-0123456789abcdef.scope")
+	f.Add("/kubepods/burstable/pod1f0a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b/0123456789abcdef")
+	f.Add("/kubepods.slice/kubepods-pod1f0a2b3c_4d5e_4f60_8a7b_9c0d1e2f3a4b.slice/crio-conmon-0123456789abcdef.scope")
+	f.Add("/")
+	f.Fuzz(func(t *testing.T, p string) {
+		c, ok := ParseCgroupPath(p)
+		if !ok {
+			if c != (Cgroup{}) {
+				t.Fatalf("not ok but %+v", c)
+			}
+			return
+		}
+		if !isUID(c.PodUID) || strings.ToLower(c.PodUID) != c.PodUID || strings.Contains(c.PodUID, "_") {
+			t.Fatalf("pod uid %q from %q", c.PodUID, p)
+		}
+		if c.ContainerID != "" && (len(c.ContainerID) < 12 || strings.ToLower(c.ContainerID) != c.ContainerID || strings.Trim(c.ContainerID, "0123456789abcdef") != "") {
+			t.Fatalf("container id %q from %q", c.ContainerID, p)
+		}
+		if c.ContainerID == "" && c.Runtime != "" {
+			t.Fatalf("runtime %q without a container id", c.Runtime)
+		}
+	})
 }
