@@ -399,3 +399,28 @@ func TestCacheProcessExited(t *testing.T) {
 		t.Errorf("GPU 0 after its process exited mid-refresh: %+v", g)
 	}
 }
+
+// TestCacheDPAttention8GPUs: one SGLang server with DP attention over 8 GPUs
+// (DP8 x TP8, pod C of the /proc fixture): every GPU and its HCA get their
+// own dp_rank.
+func TestCacheDPAttention8GPUs(t *testing.T) {
+	kl := startFakeKubelet(t, &podresourcesv1.ListPodResourcesResponse{PodResources: []*podresourcesv1.PodResources{
+		{Name: "deepseek-r1-0", Namespace: "serving", Containers: []*podresourcesv1.ContainerResources{
+			{Name: "sglang", Devices: []*podresourcesv1.ContainerDevices{devs("nvidia.com/gpu", fixtureUUIDs...)}},
+		}},
+	}})
+	gpus := &fakeGPUs{}
+	for i := range 8 {
+		gpus.pids[i] = []int{3010 + i}
+	}
+	c, _ := newTestCache(t, gpus, kubeletClient(t, kl.sock))
+	c.Refresh(context.Background())
+	ports := c.PortAttributor()
+	for i := range 8 {
+		r := strconv.Itoa(i)
+		want := []string{"serving", "deepseek-r1-0", "sglang", "sglang", "unified", r, r, r}
+		if got := ports.AppendPortLabels(nil, "mlx5_"+r, "1"); !reflect.DeepEqual(got, want) {
+			t.Errorf("mlx5_%d: %q; want %q", i, got, want)
+		}
+	}
+}
