@@ -245,6 +245,9 @@ func (c *Cache) Refresh(ctx context.Context) {
 	defer c.refreshMu.Unlock()
 	failed := map[string]bool{}
 	fail := func(source string, err error, msg string, args ...any) {
+		if ctx.Err() != nil {
+			return // shutting down: not the source's fault
+		}
 		level := slog.LevelDebug
 		if !c.failing[source] && !failed[source] {
 			level = slog.LevelWarn // log a source's first failure loudly, repeats quietly
@@ -333,7 +336,7 @@ func (c *Cache) Refresh(ctx context.Context) {
 
 	c.healthMu.Lock()
 	c.health.LastRefresh = snap.Time
-	if len(failed) == 0 {
+	if len(failed) == 0 && ctx.Err() == nil {
 		c.health.LastSuccess = snap.Time
 	}
 	for s := range failed {

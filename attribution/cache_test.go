@@ -424,3 +424,14 @@ func TestCacheDPAttention8GPUs(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheRefreshCancelled(t *testing.T) {
+	kl := startFakeKubelet(t, pdNode())
+	c, _ := newTestCache(t, pdGPUs(), kubeletClient(t, kl.sock))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.Refresh(ctx) // the kubelet call fails with the context: not counted
+	if h := c.Health(); h.Errors[SourceKubelet] != 0 || !h.LastSuccess.IsZero() {
+		t.Errorf("a cancelled refresh: errors %v, last success %v", h.Errors, h.LastSuccess)
+	}
+}
