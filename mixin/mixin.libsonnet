@@ -5,4 +5,5 @@
 (import 'panels-engine.libsonnet') +
 (import 'dashboards.libsonnet') +
 (import 'docs.libsonnet') +
-(import 'tests/panels.libsonnet')
+(import 'tests/panels.libsonnet') +
+(import 'tests/fixes.libsonnet')

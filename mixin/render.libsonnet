@@ -22,6 +22,7 @@ local m = import 'mixin.libsonnet';
     spec: m.prometheusAlerts,
   } },
   'docs/dashboards.md': { format: 'text', content: m.dashboardsDoc },
+  'mixin/tests/fixes.test.yaml': { format: 'yaml', content: m.fixesTest },
   'mixin/tests/panels.test.yaml': { format: 'yaml', content: m.panelsTest },
   'mixin/tests/alerts.test.yaml': { format: 'yaml', content: m.alertsTest },
 } + {
