@@ -9,9 +9,12 @@
  * collector's fallback. Values depend on the GPU index only, never on time.
  *
  * Environment (read by nvmlInit_v2):
- *   FAKENVML_LOST_GPU=N   every call on GPU N returns NVML_ERROR_GPU_IS_LOST
- *                         (its handle is still returned, like a GPU that fell
- *                         off the bus after the driver enumerated it).
+ *   FAKENVML_LOST_GPU=N   GPU N has fallen off the bus: getting its handle and
+ *                         every call on a handle already held return
+ *                         NVML_ERROR_GPU_IS_LOST, as the real driver does.
+ *   FAKENVML_LOST_FILE=P  with FAKENVML_LOST_GPU: the GPU is lost only while the
+ *                         file P exists, so a test can lose and recover it
+ *                         while the exporter runs.
  *   FAKENVML_XID=G:X      nvmlEventSetWait_v2 delivers one XID X event on GPU G
  *                         (once per load of the library) to a set on which G
  *                         registered XID events; otherwise it sleeps up to the
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nvml.h"
 
@@ -42,6 +46,7 @@ static const unsigned int pci_bus[NGPU] = {0x19, 0x3b, 0x4c, 0x5d, 0x9b, 0xbb, 0
 
 static int initialized;       /* nvmlInit_v2 reference count */
 static int lost_gpu = -1;     /* FAKENVML_LOST_GPU */
+static const char *lost_file; /* FAKENVML_LOST_FILE */
 static int xid_gpu = -1;      /* FAKENVML_XID */
 static unsigned long long xid_code;
 static int xid_delivered;
@@ -49,6 +54,11 @@ static int xid_delivered;
 static void copy_string(char *dst, unsigned int length, const char *src)
 {
 	snprintf(dst, length, "%s", src);
+}
+
+static int lost(unsigned int index)
+{
+	return (int)index == lost_gpu && (lost_file == NULL || access(lost_file, F_OK) == 0);
 }
 
 /* device validates a handle: UNINITIALIZED, INVALID_ARGUMENT, GPU_IS_LOST or
@@ -60,7 +70,7 @@ static nvmlReturn_t device(nvmlDevice_t dev, unsigned int *index)
 	if (dev.handle < &devices[0] || dev.handle >= &devices[NGPU])
 		return NVML_ERROR_INVALID_ARGUMENT;
 	*index = dev.handle->index;
-	if ((int)*index == lost_gpu)
+	if (lost(*index))
 		return NVML_ERROR_GPU_IS_LOST;
 	return NVML_SUCCESS;
 }
@@ -87,6 +97,7 @@ nvmlReturn_t nvmlInit_v2(void)
 	lost_gpu = -1;
 	if ((s = getenv("FAKENVML_LOST_GPU")) != NULL && *s != '\0')
 		lost_gpu = atoi(s);
+	lost_file = getenv("FAKENVML_LOST_FILE");
 	xid_gpu = -1;
 	if ((s = getenv("FAKENVML_XID")) != NULL) {
 		int g;
@@ -158,6 +169,8 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
 		return NVML_ERROR_UNINITIALIZED;
 	if (index >= NGPU || dev == NULL)
 		return NVML_ERROR_INVALID_ARGUMENT;
+	if (lost(index))
+		return NVML_ERROR_GPU_IS_LOST;
 	dev->handle = &devices[index];
 	return NVML_SUCCESS;
 }
