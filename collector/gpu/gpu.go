@@ -53,7 +53,9 @@ type Collector struct {
 
 	initialized bool
 	nextInit    time.Time
-	backoff     time.Duration
+	backoff     time.Duration // between failed initialisations
+	nextReinit  time.Time
+	lostBackoff time.Duration   // between re-initialisations while a GPU stays lost
 	missing     map[string]bool // NVML symbols absent from the installed driver
 	driver      string
 	cuda        string
@@ -66,8 +68,11 @@ type Collector struct {
 	d descs
 }
 
+// deviceState is a GPU's identity, kept across NVML re-initialisations so a
+// GPU that is lost keeps its uuid (and its XID counters their gpu label).
 type deviceState struct {
 	uuid, name, busID string
+	stale             bool     // re-read the identity when the GPU answers again
 	labels            []string // gpu, uuid, attribution...
 }
 
@@ -122,7 +127,7 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 	count, ret := c.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
 		c.countError("", "nvmlDeviceGetCount", ret)
-		c.reinitLater()
+		c.shutdown() // the next scrape re-initialises, with backoff if that fails
 		return fmt.Errorf("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
 	}
 	lost := false
@@ -135,10 +140,25 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 		c.xid.collect(ch, c)
 	}
 	if lost {
-		// A lost GPU often needs a fresh NVML handle set once it is back.
-		c.reinitLater()
+		c.reinitForLostGPU()
+	} else {
+		c.lostBackoff = 0
 	}
 	return nil
+}
+
+// reinitForLostGPU shuts NVML down so the next scrape re-initialises at once:
+// a GPU that fell off the bus needs fresh handles once it is back. While it
+// stays lost this happens with exponential backoff, not on every scrape
+// (each re-init also restarts the XID watcher).
+func (c *Collector) reinitForLostGPU() {
+	now := c.now()
+	if now.Before(c.nextReinit) {
+		return
+	}
+	c.lostBackoff = min(max(2*c.lostBackoff, 30*time.Second), c.cfg.MaxInitBackoff)
+	c.nextReinit = now.Add(c.lostBackoff)
+	c.shutdown()
 }
 
 // ensureInit initialises NVML, retrying with exponential backoff so a node
@@ -174,7 +194,9 @@ func (c *Collector) ensureInit() error {
 	if v, ret := c.lib.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
 		c.cuda = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
 	}
-	c.devices = map[int]*deviceState{}
+	for _, st := range c.devices {
+		st.stale = true
+	}
 	if c.cfg.XIDEvents && !c.missing["nvmlEventSetCreate"] {
 		c.xid = startXIDWatcher(c.lib, c.logger, c.xid)
 	}
@@ -183,13 +205,6 @@ func (c *Collector) ensureInit() error {
 }
 
 var errLibraryNotFound = errors.New("NVML library not found")
-
-// reinitLater shuts NVML down so the next scrape (after backoff) starts afresh.
-func (c *Collector) reinitLater() {
-	c.shutdown()
-	c.backoff = min(max(2*c.backoff, time.Second), c.cfg.MaxInitBackoff)
-	c.nextInit = c.now().Add(c.backoff)
-}
 
 func (c *Collector) shutdown() {
 	if c.xid != nil {
@@ -223,7 +238,7 @@ func (c *Collector) collectDevice(ch chan<- prometheus.Metric, index int) bool {
 	if ret != nvml.SUCCESS {
 		return c.deviceFailed(ch, index, st, "nvmlDeviceGetHandleByIndex", ret)
 	}
-	if st == nil {
+	if st == nil || st.stale {
 		uuid, ret := dev.GetUUID()
 		if ret != nvml.SUCCESS {
 			return c.deviceFailed(ch, index, st, "nvmlDeviceGetUUID", ret)
@@ -253,7 +268,8 @@ func (c *Collector) collectDevice(ch chan<- prometheus.Metric, index int) bool {
 func (c *Collector) deviceFailed(ch chan<- prometheus.Metric, index int, st *deviceState, call string, ret nvml.Return) bool {
 	c.countError(strconv.Itoa(index), call, ret)
 	if st == nil {
-		st = &deviceState{}
+		st = &deviceState{stale: true}
+		c.devices[index] = st
 	}
 	st.labels = c.labelValues(index, st.uuid)
 	c.sendUp(ch, st, 0)
@@ -299,6 +315,8 @@ func (c *Collector) logOnce(key, msg string, args ...any) {
 	c.logger.Warn(msg, args...)
 }
 
+// busID is NVML's bus id string, or one formatted from the numeric fields
+// when the string is empty (as in some mocks and older drivers).
 func busID(pci nvml.PciInfo) string {
 	b := make([]byte, 0, len(pci.BusId))
 	for _, c := range pci.BusId {
@@ -306,6 +324,9 @@ func busID(pci nvml.PciInfo) string {
 			break
 		}
 		b = append(b, byte(c))
+	}
+	if len(b) == 0 && (pci.Bus != 0 || pci.Domain != 0) {
+		return fmt.Sprintf("%08x:%02x:%02x.0", pci.Domain, pci.Bus, pci.Device)
 	}
 	return string(b)
 }

@@ -506,3 +506,60 @@ func BenchmarkUpdate8GPUs(b *testing.B) {
 		}
 	}
 }
+
+func TestDevicesForAttribution(t *testing.T) {
+	c := NewWithInterface(mockNode(), Config{}, quiet)
+	defer c.Close()
+	if devs, err := c.Devices(); devs != nil || err != nil {
+		t.Fatalf("before NVML init: %v, %v; want nothing", devs, err)
+	}
+	families(t, c)
+	devs, err := c.Devices()
+	if err != nil || len(devs) != 8 {
+		t.Fatalf("Devices() = %d, %v", len(devs), err)
+	}
+	if devs[3].Index != 3 || devs[3].UUID == "" || len(devs[3].PIDs) != 2 || devs[3].PIDs[0] != 1003 {
+		t.Errorf("device 3 = %+v", devs[3])
+	}
+}
+
+// TestLostGPUKeepsItsLabelsAndBacksOff: a GPU that stays lost keeps its uuid
+// across the NVML re-initialisation (so its series and XID counters do not
+// change labels), NVML is re-initialised at once on the next scrape but not
+// again on every scrape while the GPU stays lost.
+func TestLostGPUKeepsItsLabelsAndBacksOff(t *testing.T) {
+	s := mockNode()
+	uuid3, _ := device(s, 3).GetUUID()
+	lost := false
+	handle := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 3 && lost {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return handle(i)
+	}
+	var inits atomic.Int32
+	s.InitFunc = func() nvml.Return { inits.Add(1); return nvml.SUCCESS }
+	c := NewWithInterface(s, Config{}, quiet)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	families(t, c)
+	lost = true
+	for i := 0; i < 5; i++ {
+		mfs := families(t, c)
+		if v, ok := valueOf(mfs["llm_gpu_up"], "gpu", "3", "uuid", uuid3); !ok || v != 0 {
+			t.Fatalf("scrape %d: up{gpu=3,uuid=%s} = %v, %v", i, uuid3, v, ok)
+		}
+		if n := len(mfs["llm_gpu_power_watts"].GetMetric()); n != 7 {
+			t.Fatalf("scrape %d: %d GPUs served (a scrape right after re-init must not be empty)", i, n)
+		}
+		now = now.Add(time.Second)
+	}
+	if got := inits.Load(); got != 2 {
+		t.Errorf("NVML initialised %d times over 6 scrapes with a GPU lost, want 2 (backoff)", got)
+	}
+	lost = false
+	if v, _ := valueOf(families(t, c)["llm_gpu_up"], "gpu", "3", "uuid", uuid3); v != 1 {
+		t.Error("GPU did not come back")
+	}
+}
