@@ -311,8 +311,8 @@ func TestGPULostAndRecoveredEndToEnd(t *testing.T) {
 	if v := gpuValue(mfs, "llm_gpu_power_watts", 3); v != -1 {
 		t.Errorf("the lost GPU still reports power %v", v)
 	}
-	// The loss shut NVML down; after the 1 s backoff it is initialised again
-	// with GPU 3 still lost (its handle cannot be had any more).
+	// The loss shut NVML down; the next scrape initialises it again with
+	// GPU 3 still lost (its handle cannot be had any more).
 	time.Sleep(1200 * time.Millisecond)
 	mfs = parse(t, e.scrape(t))
 	v, uuid := up(mfs)
@@ -323,9 +323,6 @@ func TestGPULostAndRecoveredEndToEnd(t *testing.T) {
 		t.Errorf("lost handle errors over two scrapes = %v, want 2", n)
 	}
 	t.Run("series keep their labels across the re-initialisation", func(t *testing.T) {
-		t.Skip("known bug in collector/gpu: ensureInit resets c.devices, so once NVML is re-initialised " +
-			"a GPU lost before the new init loses its uuid label on llm_gpu_up and its XID counters their gpu label " +
-			"(new series, the old ones go stale); remove this skip once fixed")
 		if uuid != fakeUUID(3) {
 			t.Errorf("llm_gpu_up{gpu=3} has uuid %q, want %q as before the re-initialisation", uuid, fakeUUID(3))
 		}
