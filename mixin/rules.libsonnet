@@ -364,6 +364,28 @@ local p = import 'lib/promql.libsonnet';
     ]
     + [
       {
+        // Nodes running an app's pods, one series per (node, app, role): the "scoped" IB panels.
+        record: 'node_namespace_app_role:node_infiniband_%s:rate%s' % [m, w],
+        expr: |||
+          node:node_infiniband_%(m)s:rate%(w)s
+          * on (%(cl)s, %(nl)s) group_right ()
+          max by (%(cl)s, %(nl)s, namespace, app, role) (node_namespace_workload_pod:kube_pod_owner:relabel)
+        ||| % { m: m, w: w, cl: cl, nl: nl },
+      }
+      for m in ['port_data_received_bytes', 'port_data_transmitted_bytes']
+    ]
+    + [
+      {
+        record: 'node_namespace_app_role:node_infiniband_port_transmit_wait:max_rate%s' % w,
+        expr: |||
+          node:node_infiniband_port_transmit_wait:max_rate%(w)s
+          * on (%(cl)s, %(nl)s) group_right ()
+          max by (%(cl)s, %(nl)s, namespace, app, role) (node_namespace_workload_pod:kube_pod_owner:relabel)
+        ||| % { w: w, cl: cl, nl: nl },
+      },
+    ]
+    + [
+      {
         // Node-level FALLBACK attribution: every pod is given its whole node's IB traffic. Only
         // meaningful when one engine pod owns the node's HCAs (see docs/rules.md).
         record: 'namespace_workload_pod:node_infiniband_%s:node_rate%s' % [x.m, w],

@@ -66,4 +66,17 @@ local fixture = import 'fixture.libsonnet';
       for p in $.pdPanels + $.enginePanels
     ],
   },
+
+  // For cmd/rulesbench: the given panels' queries with the benchmark's $variables.
+  benchCheck(indexes, vars):: [
+    {
+      id: '%d %s' % [p.index, p.title],
+      target: t.name,
+      corrected: $.subst(t.pair[1], vars),
+      new: $.subst(t.pair[0], vars),
+    }
+    for p in $.pdPanels
+    if std.member(indexes, p.index)
+    for t in [{ name: 'A', pair: [p.new, p.corrected] }] + [{ name: 'p99', pair: x } for x in p.targets if x[1] != null && std.length(std.findSubstr('(0.99,', x[0])) > 0]
+  ],
 }
