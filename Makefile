@@ -49,9 +49,10 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race ./collector/... ./cmd/...
 
-# A short fuzz of the sysfs value parsers on every test run; `make fuzz` goes longer.
+# A short fuzz of the sysfs value and process-title parsers on every test run; `make fuzz` goes longer.
 fuzz-smoke:
 	$(GO) test ./collector/infiniband -run '^$$' -fuzz FuzzParseValue -fuzztime 10s
+	$(GO) test ./attribution -run '^$$' -fuzz FuzzParseProcessTitle -fuzztime 10s
 
 test: $(TEST_TARGETS)
 
@@ -66,7 +67,7 @@ check-fixture:
 
 # Regenerates the reviewed golden file of the end-to-end /metrics test.
 golden:
-	$(GO) test -count=1 ./cmd/llm-node-exporter -run TestEndToEndGolden -update
+	$(GO) test -count=1 ./cmd/llm-node-exporter -run 'EndToEndGolden' -update
 
 generate: $(GENERATE_TARGETS)
 

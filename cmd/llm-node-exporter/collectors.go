@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/llm-node-exporter/llm-node-exporter/attribution"
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/gpu"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/infiniband"
@@ -14,9 +17,10 @@ import (
 // collectorFlags holds --collector.<name> (and --no-collector.<name>) for
 // every collector, plus each collector's own flags.
 type collectorFlags struct {
-	enabled    map[string]*bool
-	infiniband *infiniband.Flags
-	gpu        *gpu.Flags
+	enabled     map[string]*bool
+	infiniband  *infiniband.Flags
+	gpu         *gpu.Flags
+	attribution *attributionFlags
 }
 
 // collectorDefaults lists every collector and whether it runs by default.
@@ -38,21 +42,53 @@ func addCollectorFlags(app *kingpin.Application) *collectorFlags {
 	}
 	f.infiniband = infiniband.AddFlags(app)
 	f.gpu = gpu.AddFlags(app)
+	f.attribution = addAttributionFlags(app)
 	return f
 }
 
-// build constructs the enabled collectors; a bad collector flag stops start-up.
-func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*collector.Set, error) {
+// build constructs the enabled collectors and the attribution cache that
+// labels them; a bad collector flag stops start-up. The returned function
+// starts the background work: a first attribution refresh, synchronously so
+// the first scrape is already labelled, then the periodic refresh until ctx ends.
+func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*collector.Set, func(ctx context.Context), error) {
+	cache := f.attribution.newCache(paths, logger)
 	enabled := map[string]collector.Collector{}
+	var gpuCollector *gpu.Collector
+	if *f.enabled["gpu"] {
+		cfg := f.gpu.Config()
+		if cache != nil {
+			cfg.Attributor = cache.GPUAttributor()
+		}
+		gpuCollector = gpu.New(cfg, logger.With("collector", "gpu"))
+		enabled["gpu"] = gpuCollector
+	}
 	if *f.enabled["infiniband"] {
 		cfg, err := f.infiniband.Config()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if cache != nil {
+			cfg.Attributor = cache.PortAttributor()
 		}
 		enabled["infiniband"] = infiniband.New(paths, cfg, logger.With("collector", "infiniband"))
 	}
-	if *f.enabled["gpu"] {
-		enabled["gpu"] = gpu.New(f.gpu.Config(), logger.With("collector", "gpu"))
+	start := func(context.Context) {}
+	if cache != nil {
+		if gpuCollector != nil {
+			cache.SetGPULister(gpuLister(gpuCollector))
+		}
+		enabled["attribution"] = attribution.NewMetricsCollector(cache)
+		interval := *f.attribution.interval
+		start = func(ctx context.Context) {
+			cache.Refresh(ctx)
+			go func() {
+				select {
+				case <-time.After(interval):
+					cache.Run(ctx)
+				case <-ctx.Done():
+				}
+			}()
+		}
 	}
-	return collector.NewSet(logger, enabled), nil
+	return collector.NewSet(logger, enabled), start, nil
 }

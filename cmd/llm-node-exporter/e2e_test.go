@@ -170,10 +170,12 @@ func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
 
 var durationLine = regexp.MustCompile(`(?m)^(llm_exporter_collector_duration_seconds\{[^}]*\}) .*$`)
 var buildInfoLine = regexp.MustCompile(`(?m)^llm_exporter_build_info\{.*$`)
+var cacheAgeLine = regexp.MustCompile(`(?m)^(llm_attribution_cache_age_seconds) .*$`)
 
 // normalize replaces the values that change from run to run.
 func normalize(text string) string {
 	text = durationLine.ReplaceAllString(text, "$1 <duration>")
+	text = cacheAgeLine.ReplaceAllString(text, "$1 <age>")
 	return buildInfoLine.ReplaceAllString(text, `llm_exporter_build_info{<build>} 1`)
 }
 
@@ -307,15 +309,16 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 	for name := range documented {
-		// llm_gpu_* need NVML, absent here: collector/gpu checks them on go-nvml's mock.
-		if !exposed[name] && !strings.HasPrefix(name, "llm_gpu_") {
+		// llm_gpu_* and llm_rank_info need NVML, absent here: collector/gpu checks
+		// them on go-nvml's mock, gpu_e2e_test.go on the fake libnvidia-ml.
+		if !exposed[name] && !strings.HasPrefix(name, "llm_gpu_") && name != "llm_rank_info" {
 			t.Errorf("%s is documented in docs/metrics.md but not exposed", name)
 		}
 	}
 }
 
 func TestDisabledExporterMetricsAndCollector(t *testing.T) {
-	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.disable-exporter-metrics", "--no-collector.infiniband")
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--web.disable-exporter-metrics", "--no-collector.infiniband", "--no-attribution")
 	mfs := parse(t, e.scrape(t))
 	for name := range mfs {
 		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "promhttp_") ||

@@ -82,11 +82,14 @@ func main() {
 func run(opts *options, logger *slog.Logger) error {
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
-	set, err := opts.collectors.build(opts.paths, logger)
+	set, background, err := opts.collectors.build(opts.paths, logger)
 	if err != nil {
 		return err
 	}
 	logger.Info("enabled collectors", "collectors", set.Names())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	background(ctx)
 
 	handler := newMetricsHandler(set, *opts.disableExporterMetrics, *opts.maxRequests, logger)
 	mux := http.NewServeMux()
@@ -105,8 +108,6 @@ func run(opts *options, logger *slog.Logger) error {
 	}
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- web.ListenAndServe(server, opts.toolkit, logger) }()
 	select {

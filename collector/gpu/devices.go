@@ -15,13 +15,14 @@ type DeviceProcesses struct {
 
 // Devices lists the GPUs and their compute processes for the attribution
 // cache's background refresh. It shares Update's lock (NVML handles are
-// re-created on re-initialisation) and returns nothing, without error, while
-// NVML is not initialised: a CPU node is not an attribution failure.
+// re-created on re-initialisation), initialises NVML if needed so the first
+// refresh at start-up sees the GPUs, and returns nothing, without error, when
+// NVML cannot be had: a CPU node is not an attribution failure.
 func (c *Collector) Devices() ([]DeviceProcesses, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.initialized {
-		return nil, nil
+	if c.ensureInit() != nil {
+		return nil, nil // Update reports NVML's absence
 	}
 	count, ret := c.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
