@@ -7,6 +7,8 @@
   local cl = c.clusterLabel,
   local nl = c.nodeLabel,
   local f(s) = s % { cl: cl, w: w, nl: nl },
+  // Numbers in exprs and text: '%g' (jsonnet's '%s' prints 0.2 as 0.20000000000000001).
+  local num(x) = '%g' % x,
 
   local A(name, expr, forD, severity, summary, description, test, labels={}) = {
     alert: name,
@@ -33,14 +35,14 @@
 
   local q99(h, thr, forD, name, what, sev='warning') = A(
     name,
-    'job_quantile:%s:histogram_quantile{quantile="0.99"} > %s' % [h, thr],
+    'job_quantile:%s:histogram_quantile{quantile="0.99"} > %s' % [h, num(thr)],
     forD,
     sev,
-    'p99 %s above %ss on {{ $labels.job }}.' % [what, thr],
-    'The p99 %s of {{ $labels.engine }} job {{ $labels.job }} (model {{ $labels.model_name }}, role {{ $labels.role }}) has been above %ss for %s.' % [what, thr, forD],
+    'p99 %s above %ss on {{ $labels.job }}.' % [what, num(thr)],
+    'The p99 %s of {{ $labels.engine }} job {{ $labels.job }} (model {{ $labels.model_name }}, role {{ $labels.role }}) has been above %ss for %s.' % [what, num(thr), forD],
     {
-      fire: T([gauge('job_quantile:%s:histogram_quantile' % h, jobL { quantile: '0.99' }, '%sx30' % (thr * 2))], '20m', [jobL { quantile: '0.99' }]),
-      silent: T([gauge('job_quantile:%s:histogram_quantile' % h, jobL { quantile: '0.99' }, '%sx10 %sx20' % [thr * 2, thr / 2])], '20m', []),
+      fire: T([gauge('job_quantile:%s:histogram_quantile' % h, jobL { quantile: '0.99' }, '%gx30' % (thr * 2))], '20m', [jobL { quantile: '0.99' }]),
+      silent: T([gauge('job_quantile:%s:histogram_quantile' % h, jobL { quantile: '0.99' }, '%gx10 %gx20' % [thr * 2, thr / 2])], '20m', []),
     },
   ),
 
@@ -51,7 +53,7 @@
     forD,
     sev,
     'Job {{ $labels.job }} is burning its request error budget fast.',
-    'Aborted requests of {{ $labels.job }} exceed %s times the error budget of the %s availability SLO over both the %s and the %s window.' % [factor, c.requestAvailabilitySLO, short, long],
+    'Aborted requests of {{ $labels.job }} exceed %s times the error budget of the %s availability SLO over both the %s and the %s window.' % [factor, num(c.requestAvailabilitySLO), short, long],
     {
       fire: T([
         gauge('job:engine_requests_aborted:ratio_rate%s' % short, jobL, '%gx60' % (factor * std.parseJson(slo) * 2)),
@@ -87,14 +89,15 @@
     burn('critical', '5m', '1h', 14.4, '2m'),
     burn('warning', '30m', '6h', 6, '15m'),
     A('LLMEngineKVCacheNearlyFull',
-      'pod:engine_kv_cache_usage_ratio:max > %s\nand on (%s, namespace, job, pod)\npod:engine_requests_waiting:sum > 0' % [c.kvCacheFullRatio, cl],
+      'pod:engine_kv_cache_usage_ratio:max > %s\nand on (%s, namespace, job, pod)\npod:engine_requests_waiting:sum > 0' % [num(c.kvCacheFullRatio), cl],
       '15m',
       'warning',
       'KV cache of {{ $labels.pod }} nearly full with requests waiting.',
       'A DP rank of {{ $labels.engine }} pod {{ $labels.namespace }}/{{ $labels.pod }} has used more than %d%% of its KV cache for 15 minutes while requests queue.' % (c.kvCacheFullRatio * 100),
       {
         fire: T([gauge('pod:engine_kv_cache_usage_ratio:max', podL, '0.99x30'), gauge('pod:engine_requests_waiting:sum', podL, '4x30')], '20m', [podL]),
-        silent: T([gauge('pod:engine_kv_cache_usage_ratio:max', podL, '0.99x30'), gauge('pod:engine_requests_waiting:sum', podL, '0x30')], '20m', []),
+        // Full with a queue for 10 minutes only (for: 15m).
+        silent: T([gauge('pod:engine_kv_cache_usage_ratio:max', podL, '0.99x30'), gauge('pod:engine_requests_waiting:sum', podL, '0x10 4x20')], '20m', []),
       }),
     A('LLMEngineQueueBacklogGrowing',
       'job:engine_requests_waiting:sum > %d\nand\nderiv(job:engine_requests_waiting:sum[15m]) > 0' % c.queueBacklogRequests,
@@ -138,7 +141,7 @@
         silent: T([gauge('job:engine_bootstrap_failures:rate1m', jobL, '0x30')], '20m', []),
       }),
     A('LLMEngineAbortedRequestsHigh',
-      f('sum by (%(cl)s, namespace, job) (job:engine_requests_aborted:rate%(w)s)\n/\nsum by (%(cl)s, namespace, job) (job:engine_requests:rate%(w)s)\n> ') + c.abortedRatioThreshold,
+      f('sum by (%(cl)s, namespace, job) (job:engine_requests_aborted:rate%(w)s)\n/\nsum by (%(cl)s, namespace, job) (job:engine_requests:rate%(w)s)\n> ') + num(c.abortedRatioThreshold),
       c.forDuration,
       'warning',
       'Many requests of {{ $labels.job }} are aborted.',
@@ -148,7 +151,7 @@
         silent: T([gauge('job:engine_requests_aborted:rate1m', jobL, '0.1x30'), gauge('job:engine_requests:rate1m', jobL, '10x30')], '20m', []),
       }),
     A('LLMEngineRetractedRequestsHigh',
-      f('sum by (%(cl)s, namespace, job) (job:engine_requests_retracted:rate%(w)s)\n/\nsum by (%(cl)s, namespace, job) (job:engine_requests:rate%(w)s)\n> ') + c.retractedRatioThreshold,
+      f('sum by (%(cl)s, namespace, job) (job:engine_requests_retracted:rate%(w)s)\n/\nsum by (%(cl)s, namespace, job) (job:engine_requests:rate%(w)s)\n> ') + num(c.retractedRatioThreshold),
       c.forDuration,
       'warning',
       'Many requests of {{ $labels.job }} are retracted (preempted).',
@@ -166,7 +169,7 @@
       {
         fire: T([gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x20')], '15m', [{ job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }]),
         // One failed scrape does not page.
-        silent: T([gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x2 1x20')], '15m', []),
+        silent: T([gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x4 1x20')], '9m', []),
       }),
   ],
 
@@ -231,7 +234,7 @@
       'The exporter cannot reach GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.%s }} through NVML (GPU_IS_LOST or fallen off the bus).' % nl,
       {
         fire: T([gauge('llm_gpu_up', gpuL, '1x3 0x10')], '8m', [gpuL]),
-        silent: T([gauge('llm_gpu_up', gpuL, '1x10')], '8m', []),
+        silent: T([gauge('llm_gpu_up', gpuL, '1x6 0x4')], '8m', []),
       }),
   ],
 
@@ -244,7 +247,8 @@
       'Port {{ $labels.device }}/{{ $labels.port }} ({{ $labels.link_layer }}) on {{ $labels.%s }} has not been ACTIVE for 5 minutes.' % nl,
       {
         fire: T([gauge('llm_infiniband_state_id', portL, '4x3 1x10')], '10m', [portL]),
-        silent: T([gauge('llm_infiniband_state_id', portL, '4x12')], '10m', []),
+        // Down for 3 minutes only.
+        silent: T([gauge('llm_infiniband_state_id', portL, '4x6 1x6')], '10m', []),
       }),
     A('LLMInfiniBandLinkFlapping',
       'increase(llm_infiniband_link_downed_total[30m]) > 0',
@@ -339,7 +343,7 @@
       'Prometheus has failed to scrape llm-node-exporter at {{ $labels.instance }} for 10 minutes: GPU, fabric and engine series of that node are missing.',
       {
         fire: T([gauge('up', { job: 'llm-node-exporter', instance: 'n1:9836' }, '0x20')], '15m', [{ job: 'llm-node-exporter', instance: 'n1:9836' }]),
-        silent: T([gauge('up', { job: 'llm-node-exporter', instance: 'n1:9836' }, '1x20')], '15m', []),
+        silent: T([gauge('up', { job: 'llm-node-exporter', instance: 'n1:9836' }, '1x8 0x12')], '15m', []),
       }),
   ],
 
