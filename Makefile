@@ -45,9 +45,10 @@ vet:
 test-go:
 	$(GO) test -count=1 ./...
 
-# The collectors share caches between concurrent scrapes: run them under -race.
+# Collectors and the attribution cache share state between concurrent scrapes
+# and background goroutines: run them under -race.
 test-race:
-	$(GO) test -count=1 -race ./collector/... ./cmd/...
+	$(GO) test -count=1 -race ./collector/... ./attribution/... ./cmd/...
 
 # A short fuzz of the sysfs value and process-title parsers on every test run; `make fuzz` goes longer.
 fuzz-smoke:
