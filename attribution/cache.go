@@ -13,7 +13,7 @@ import (
 )
 
 // Sources of attribution data, as counted in Health.Errors (the lead exports
-// them as llm_attribution_refresh_errors_total{source}).
+// them as llm_exporter_attribution_refresh_errors_total{source}).
 const (
 	SourceGPU     = "gpu"     // the GPULister (NVML)
 	SourceKubelet = "kubelet" // the pod-resources API
@@ -141,7 +141,7 @@ type Config struct {
 // Health is the cache's own state, for the exporter's self-metrics.
 type Health struct {
 	// LastSuccess is when the last refresh in which every source succeeded
-	// finished (zero before the first); llm_attribution_cache_age_seconds is
+	// finished (zero before the first); llm_exporter_attribution_cache_age_seconds is
 	// the time since.
 	LastSuccess time.Time
 	// LastRefresh is when the last refresh finished, successful or not.

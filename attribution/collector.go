@@ -12,10 +12,10 @@ import (
 // MetricsCollector exposes the cache's join series and health: it runs in
 // the collector set like any source, reading only the published snapshot.
 type MetricsCollector struct {
-	cache                 *Cache
-	now                   func() time.Time
-	started               time.Time
-	rankInfo, age, errors *prometheus.Desc
+	cache                              *Cache
+	now                                func() time.Time
+	started                            time.Time
+	rankInfo, age, lastSuccess, errors *prometheus.Desc
 }
 
 // NewMetricsCollector returns the "attribution" collector of the cache.
@@ -27,9 +27,11 @@ func NewMetricsCollector(cache *Cache) *MetricsCollector {
 		rankInfo: prometheus.NewDesc("llm_rank_info",
 			"One series per GPU tying it to the workload using it; value is always 1. Join on gpu/uuid.",
 			append(append([]string(nil), WorkloadLabelNames...), "gpu", "uuid"), nil),
-		age: prometheus.NewDesc(prometheus.BuildFQName(collector.Namespace, "attribution", "cache_age_seconds"),
+		age: prometheus.NewDesc(prometheus.BuildFQName(collector.Namespace, "exporter", "attribution_cache_age_seconds"),
 			"Seconds since the attribution cache last refreshed successfully (since start-up if never).", nil, nil),
-		errors: prometheus.NewDesc(prometheus.BuildFQName(collector.Namespace, "attribution", "refresh_errors_total"),
+		lastSuccess: prometheus.NewDesc(prometheus.BuildFQName(collector.Namespace, "exporter", "attribution_last_success_timestamp_seconds"),
+			"Unix time of the attribution cache's last successful refresh; absent until the first one.", nil, nil),
+		errors: prometheus.NewDesc(prometheus.BuildFQName(collector.Namespace, "exporter", "attribution_refresh_errors_total"),
 			"Attribution refreshes whose source failed, by source (gpu, kubelet, procfs, sysfs).", []string{"source"}, nil),
 	}
 }
@@ -46,6 +48,9 @@ func (m *MetricsCollector) Update(ch chan<- prometheus.Metric) error {
 		since = m.started
 	}
 	ch <- prometheus.MustNewConstMetric(m.age, prometheus.GaugeValue, m.now().Sub(since).Seconds())
+	if !h.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(m.lastSuccess, prometheus.GaugeValue, float64(h.LastSuccess.UnixNano())/1e9)
+	}
 	for source, n := range h.Errors {
 		ch <- prometheus.MustNewConstMetric(m.errors, prometheus.CounterValue, float64(n), source)
 	}

@@ -28,6 +28,6 @@
 // At scrape time: GPUAttributor.AppendGPULabels and
 // PortAttributor.AppendPortLabels (one atomic load and one map lookup, no
 // allocation), Snapshot().GPUs() for an llm_rank_info series, and Health()
-// for llm_attribution_cache_age_seconds (now − LastSuccess) and
-// llm_attribution_refresh_errors_total{source} (Errors, by Sources).
+// for llm_exporter_attribution_cache_age_seconds (now − LastSuccess) and
+// llm_exporter_attribution_refresh_errors_total{source} (Errors, by Sources).
 package attribution

@@ -155,7 +155,7 @@ func TestAttributionEndToEnd(t *testing.T) {
 	if ports != 8 {
 		t.Errorf("%d attributed HCA ports, want 8", ports)
 	}
-	if v := value(mfs, "llm_attribution_refresh_errors_total", "source", "kubelet"); v != 0 {
+	if v := value(mfs, "llm_exporter_attribution_refresh_errors_total", "source", "kubelet"); v != 0 {
 		t.Errorf("kubelet refresh errors = %v, want 0", v)
 	}
 }

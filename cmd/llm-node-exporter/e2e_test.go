@@ -170,7 +170,7 @@ func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
 
 var durationLine = regexp.MustCompile(`(?m)^(llm_exporter_collector_duration_seconds\{[^}]*\}) .*$`)
 var buildInfoLine = regexp.MustCompile(`(?m)^llm_exporter_build_info\{.*$`)
-var cacheAgeLine = regexp.MustCompile(`(?m)^(llm_attribution_cache_age_seconds) .*$`)
+var cacheAgeLine = regexp.MustCompile(`(?m)^(llm_exporter_attribution_(?:cache_age|last_success_timestamp)_seconds) .*$`)
 
 // normalize replaces the values that change from run to run.
 func normalize(text string) string {
@@ -288,7 +288,9 @@ func value(mfs map[string]*dto.MetricFamily, name, labelName, labelValue string)
 // TestMetricsDocumented: docs/metrics*.md list exactly the llm_* families the
 // binary exposes on the fixture node (which exercises every one of them).
 func TestMetricsDocumented(t *testing.T) {
-	e := start(t, "--path.sysfs="+fixtureSysfs)
+	// Without the kubelet (none here) the attribution refreshes succeed, so its
+	// last-success timestamp is served too.
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--no-attribution.kubelet")
 	exposed := map[string]bool{}
 	for name := range parse(t, e.scrape(t)) {
 		if strings.HasPrefix(name, "llm_") {
