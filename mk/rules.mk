@@ -35,3 +35,7 @@ GENERATE_TARGETS += mixin-generate
 # `test:` and `generate:` expanded their prerequisite lists before this file was included.
 test: $(MIXIN_TEST_TARGETS)
 generate: mixin-generate
+
+# Cost benchmark (not part of `make test`; ~10 min and ~2 GiB on 2 cores): docs/rules-cost.md.
+rules-bench:
+	cd mixin && $(GO) run ./cmd/rulesbench
