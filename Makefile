@@ -30,10 +30,31 @@ $(BINARY): $(shell find cmd collector attribution -name '*.go' -not -name '*_tes
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/llm-node-exporter
 
-# The exporter on the bundled 8-GPU fixture node (testdata/sys).
-demo: $(BINARY)
+# The fake libnvidia-ml.so.1 of the end-to-end tests: 8 deterministic H100s.
+FAKENVML := $(CACHE)/fakenvml/libnvidia-ml.so.1
+$(FAKENVML): collector/gpu/testdata/fakenvml/fakenvml.c go.mod
+	@mkdir -p $(dir $@)
+	cc -shared -fPIC -O2 -Wno-deprecated-declarations -DNVML_NO_UNVERSIONED_FUNC_DEFS=1 \
+	  -I$$($(GO) list -m -f '{{.Dir}}' github.com/NVIDIA/go-nvml)/pkg/nvml -o $@ $<
+
+# The demo's /proc: attribution's fixture (SGLang P/D prefill and decode pods) with
+# the prefill schedulers DP0-3 and the decode schedulers DP0-3 under the PIDs the
+# fake NVML reports for GPUs 0-7 (4100+i).
+DEMO_PROC := $(CACHE)/demo/proc
+$(DEMO_PROC): $(shell find attribution/testdata/proc -type f 2>/dev/null)
+	rm -rf $@ && mkdir -p $(dir $@) && cp -a attribution/testdata/proc $@
+	for i in 0 1 2 3 4 5 6 7; do \
+	  if [ $$i -lt 4 ]; then from=$$((1010 + i)); else from=$$((2006 + i)); fi; pid=$$((4100 + i)); \
+	  cp -a $@/$$from $@/$$pid && sed -i "s/^[0-9]* /$$pid /" $@/$$pid/stat; \
+	done
+
+# The exporter on the bundled fixture node: the sysfs of testdata/sys (8 IB + 2 RoCE
+# ports), 8 H100s served by the fake NVML library, engine processes in $(DEMO_PROC);
+# no kubelet outside Kubernetes, so pod names stay empty.
+demo: $(BINARY) $(FAKENVML) $(DEMO_PROC)
 	@echo "llm-node-exporter on the fixture node: open http://$(DEMO_ADDR)/metrics"
-	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys --no-collector.gpu
+	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys --path.procfs=$(DEMO_PROC) \
+	  --collector.gpu.nvml-library=$(FAKENVML) --no-attribution.kubelet
 
 check-format:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); \
