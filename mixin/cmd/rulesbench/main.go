@@ -87,7 +87,7 @@ func (g *gen) add(ls labels.Labels, value func(i int) float64) error {
 }
 
 func counter(rate float64) func(int) float64 { return func(i int) float64 { return rate * float64(i) } }
-func gauge(v float64) func(int) float64     { return func(int) float64 { return v } }
+func gauge(v float64) func(int) float64      { return func(int) float64 { return v } }
 
 func lbls(kv ...string) labels.Labels { return labels.FromStrings(kv...) }
 
