@@ -15,6 +15,8 @@ type descs struct {
 	pcieReplay, pcieGen, pcieWidth, pcieBytes         *prometheus.Desc
 	nvlinkState, nvlinkErrors, xidErrors, xidLastSeen *prometheus.Desc
 	errors                                            *prometheus.Desc
+	gpmSupported                                      *prometheus.Desc
+	gpm                                               [gpmFamilies]*prometheus.Desc
 }
 
 func newDescs(attribution []string) descs {
@@ -51,6 +53,20 @@ func newDescs(attribution []string) descs {
 		nvlinkErrors:   desc("nvlink_errors_total", "NVLink errors by link and counter (replay, recovery, crc_flit, crc_data).", with("link", "counter")),
 		xidErrors:      desc("xid_errors_total", "XID errors reported by the driver since the exporter started, by XID code.", with("xid")),
 		xidLastSeen:    desc("xid_last_seen_timestamp_seconds", "Unix time at which the XID code was last seen on the GPU.", with("xid")),
-		errors:         desc("nvml_errors_total", "NVML calls that failed, by GPU, call and NVML return (not-supported calls are not counted).", []string{"gpu", "call", "return"}),
+		gpmSupported:   desc("gpm_supported", "1 when the GPM profiling metrics are sampled on the GPU; 0 with the reason why not (gpu_not_supported, driver_lacks_gpm, ...).", with("reason")),
+		gpm: [gpmFamilies]*prometheus.Desc{
+			gpmSMActive:         desc("sm_active_ratio", "Share of time an SM had at least one warp assigned, averaged over the SMs (GPM; DCGM_FI_PROF_SM_ACTIVE).", with("gpu_instance")),
+			gpmSMOccupancy:      desc("sm_occupancy_ratio", "Resident warps over the SMs' maximum, averaged over the sample interval (GPM; DCGM_FI_PROF_SM_OCCUPANCY).", with("gpu_instance")),
+			gpmTensorActive:     desc("tensor_active_ratio", "Share of time any tensor pipe was active (GPM; DCGM_FI_PROF_PIPE_TENSOR_ACTIVE).", with("gpu_instance")),
+			gpmTensorHMMAActive: desc("tensor_hmma_active_ratio", "Share of time the fp16/bf16 (HMMA) tensor pipe was active (GPM; DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE).", with("gpu_instance")),
+			gpmFP64Active:       desc("fp64_active_ratio", "Share of time the non-tensor FP64 pipe was active (GPM; DCGM_FI_PROF_PIPE_FP64_ACTIVE).", with("gpu_instance")),
+			gpmFP32Active:       desc("fp32_active_ratio", "Share of time the non-tensor FP32 pipe was active (GPM; DCGM_FI_PROF_PIPE_FP32_ACTIVE).", with("gpu_instance")),
+			gpmFP16Active:       desc("fp16_active_ratio", "Share of time the non-tensor FP16 pipe was active (GPM; DCGM_FI_PROF_PIPE_FP16_ACTIVE).", with("gpu_instance")),
+			gpmDRAMBandwidth:    desc("dram_bandwidth_utilization_ratio", "DRAM bandwidth used over the theoretical maximum (GPM; DCGM_FI_PROF_DRAM_ACTIVE).", with("gpu_instance")),
+			gpmPCIeBytes:        desc("pcie_bytes_per_second", "PCIe traffic by direction (tx: from the GPU, rx: to it) over the last GPM interval (DCGM_FI_PROF_PCIE_TX_BYTES, _RX_BYTES).", with("gpu_instance", "direction")),
+			gpmNVLinkBytes:      desc("nvlink_bytes_per_second", "NVLink traffic over all links by direction (tx, rx) over the last GPM interval (DCGM_FI_PROF_NVLINK_TX_BYTES, _RX_BYTES).", with("gpu_instance", "direction")),
+			gpmNVLinkLinkBytes:  desc("nvlink_link_bytes_per_second", "NVLink traffic per link by direction (tx, rx) over the last GPM interval; opt-in (--collector.gpu.gpm-nvlink-per-link).", with("gpu_instance", "direction", "link")),
+		},
+		errors: desc("nvml_errors_total", "NVML calls that failed, by GPU, call and NVML return (not-supported calls are not counted).", []string{"gpu", "call", "return"}),
 	}
 }

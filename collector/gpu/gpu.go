@@ -37,8 +37,13 @@ type Config struct {
 	// direction per GPU inside NVML and are therefore opt-in.
 	PCIeThroughput bool
 	// XIDEvents runs the XID event watcher.
-	XIDEvents  bool
-	Attributor Attributor
+	XIDEvents bool
+	// GPM runs the GPM profiling sampler (SM/tensor/DRAM activity, PCIe and
+	// NVLink bytes) every GPMInterval (at least 100 ms; 1 s when zero).
+	GPM              bool
+	GPMInterval      time.Duration
+	GPMNVLinkPerLink bool
+	Attributor       Attributor
 	// MaxInitBackoff caps the delay between NVML initialisation attempts.
 	MaxInitBackoff time.Duration
 }
@@ -62,8 +67,11 @@ type Collector struct {
 
 	devices map[int]*deviceState
 	xid     *xidWatcher
-	errors  map[errorKey]float64
-	logged  map[string]bool
+	gpm     *gpmSampler
+	// gpmNoDriver: GPM is on but the driver lacks the GPM functions.
+	gpmNoDriver bool
+	errors      map[errorKey]float64
+	logged      map[string]bool
 
 	d descs
 }
@@ -92,6 +100,13 @@ func New(cfg Config, logger *slog.Logger) *Collector {
 func NewWithInterface(lib nvml.Interface, cfg Config, logger *slog.Logger) *Collector {
 	if cfg.MaxInitBackoff <= 0 {
 		cfg.MaxInitBackoff = 5 * time.Minute
+	}
+	if cfg.GPMInterval == 0 {
+		cfg.GPMInterval = time.Second
+	}
+	if cfg.GPM && cfg.GPMInterval < gpmMinInterval {
+		logger.Warn("GPM interval below NVML's minimum; using the minimum", "interval", cfg.GPMInterval, "minimum", gpmMinInterval)
+		cfg.GPMInterval = gpmMinInterval
 	}
 	var extra []string
 	if cfg.Attributor != nil {
@@ -200,6 +215,9 @@ func (c *Collector) ensureInit() error {
 	if c.cfg.XIDEvents && !c.missing["nvmlEventSetCreate"] {
 		c.xid = startXIDWatcher(c.lib, c.logger, c.xid)
 	}
+	if c.cfg.GPM {
+		c.startGPM()
+	}
 	c.logger.Info("NVML initialised", "driver", c.driver, "cuda", c.cuda)
 	return nil
 }
@@ -210,6 +228,7 @@ func (c *Collector) shutdown() {
 	if c.xid != nil {
 		c.xid.stop()
 	}
+	c.stopGPM() // before Shutdown: its samples are freed with NVML still up
 	if c.initialized {
 		c.lib.Shutdown()
 		c.initialized = false
@@ -228,6 +247,12 @@ var optionalSymbols = []string{
 	"nvmlDeviceGetNvLinkErrorCounter",
 	"nvmlDeviceGetPcieReplayCounter",
 	"nvmlEventSetCreate",
+	"nvmlGpmQueryDeviceSupport", // GPM: R520+
+	"nvmlGpmSampleAlloc",
+	"nvmlGpmSampleFree",
+	"nvmlGpmSampleGet",
+	"nvmlGpmMetricsGet",
+	"nvmlGpmMigSampleGet",
 }
 
 // collectDevice sends one GPU's series; it reports false when the GPU is lost,
@@ -254,6 +279,7 @@ func (c *Collector) collectDevice(ch chan<- prometheus.Metric, index int) bool {
 
 	b := &batch{c: c, gpu: strconv.Itoa(index)}
 	c.readDevice(b, dev, st)
+	c.addGPM(b, index, st)
 	if b.lost {
 		c.sendUp(ch, st, 0)
 		return false
@@ -298,6 +324,7 @@ func (c *Collector) countError(gpu, call string, ret nvml.Return) {
 }
 
 func (c *Collector) sendErrors(ch chan<- prometheus.Metric) {
+	c.drainGPMErrors()
 	for k, v := range c.errors {
 		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, v, k.gpu, k.call, k.ret)
 	}

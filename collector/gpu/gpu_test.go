@@ -109,7 +109,7 @@ func mockNode() *server.Server {
 
 func device(s *server.Server, i int) *server.Device { return s.Devices[i].(*server.Device) }
 
-func families(t *testing.T, c *Collector) map[string]*dto.MetricFamily {
+func families(t testing.TB, c *Collector) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(adapter{c})
