@@ -1,4 +1,13 @@
-// Package engine will scrape the inference engines (SGLang, vLLM) running on
-// the node and re-export their metrics in one normalised llm_engine_* schema.
-// Not built yet: the foundation release ships the InfiniBand collector only.
+// Package engine scrapes the inference engines (SGLang, vLLM) running on the
+// node at collection time and re-exports their metrics in one normalised
+// llm_engine_* schema (docs/schema.md, docs/metrics-engine.md), joined to the
+// pod (namespace, pod, container), role and DP rank.
+//
+// Targets come from --engine.target flags and a file_sd file re-read when it
+// changes. Every target is scraped concurrently within its own timeout and
+// body limit; a dead, slow, huge or garbage target costs only its own series
+// and is counted in llm_engine_scrape_errors_total{reason}.
+//
+// The normalisation is one table (table.go): each row maps engine families,
+// old names included, in order of preference, onto one llm_engine_* family.
 package engine

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
+)
+
+// Flags are the operator's knobs for this collector.
+type Flags struct {
+	targets     *[]string
+	targetsFile *string
+	fileRefresh *time.Duration
+	timeout     *time.Duration
+	bodyLimit   *units.Base2Bytes
+	passthrough *bool
+}
+
+// AddFlags registers --engine.* on app.
+func AddFlags(app *kingpin.Application) *Flags {
+	return &Flags{
+		targets: app.Flag("engine.target",
+			"Engine metrics endpoint to scrape, repeatable: URL[,name=value...] with labels among namespace, pod, container, role, model, dp_rank, engine (e.g. http://127.0.0.1:30000/metrics,role=prefill).").Strings(),
+		targetsFile: app.Flag("engine.targets-file",
+			"Prometheus file_sd file (JSON, or YAML for .yml/.yaml) of engine targets; re-read when it changes.").Default("").String(),
+		fileRefresh: app.Flag("engine.targets-file.refresh-interval",
+			"How often the targets file is checked for changes.").Default("5s").Duration(),
+		timeout: app.Flag("engine.timeout",
+			"Per-target scrape timeout.").Default(DefaultTimeout.String()).Duration(),
+		bodyLimit: app.Flag("engine.body-limit",
+			"Largest (decompressed) metrics page read from one target; a larger one counts as too_large.").Default("32MiB").Bytes(),
+		passthrough: app.Flag("engine.passthrough",
+			"Also re-export every family of every target under its own name with namespace, pod and container added.").Default("false").Bool(),
+	}
+}
+
+// Config parses the targets; a malformed one is a start-up error.
+func (f *Flags) Config() (Config, error) {
+	cfg := Config{
+		TargetsFile: *f.targetsFile,
+		FileRefresh: *f.fileRefresh,
+		Timeout:     *f.timeout,
+		BodyLimit:   int64(*f.bodyLimit),
+		Passthrough: *f.passthrough,
+	}
+	if cfg.Timeout <= 0 {
+		return cfg, fmt.Errorf("--engine.timeout must be positive, got %s", cfg.Timeout)
+	}
+	if cfg.BodyLimit <= 0 {
+		return cfg, fmt.Errorf("--engine.body-limit must be positive")
+	}
+	for _, s := range *f.targets {
+		t, err := ParseTarget(s)
+		if err != nil {
+			return cfg, fmt.Errorf("--engine.target: %w", err)
+		}
+		cfg.Targets = append(cfg.Targets, t)
+	}
+	return cfg, nil
+}
+
+// Enabled reports whether any target source is configured: the lead may run
+// the collector only then.
+func (c Config) Enabled() bool { return len(c.Targets) > 0 || c.TargetsFile != "" }
