@@ -161,13 +161,16 @@
         silent: T([gauge('job:engine_requests_retracted:rate1m', jobL, '0.2x30'), gauge('job:engine_requests:rate1m', jobL, '10x30')], '20m', []),
       }),
     A('LLMEngineDown',
-      'up{%s} == 0' % c.engineUpSelector,
+      'up{%s} == 0\nor\nllm_engine_up == 0' % c.engineUpSelector,
       '5m',
       'critical',
-      'Engine target {{ $labels.instance }} of {{ $labels.job }} is down.',
-      'Prometheus has failed to scrape {{ $labels.job }} at {{ $labels.instance }} for 5 minutes: the engine process is down or hung.',
+      'Engine {{ $labels.instance }}{{ $labels.pod }} ({{ $labels.job }}) is down.',
+      'The metrics of engine {{ $labels.instance }}{{ $labels.pod }} ({{ $labels.job }}) could not be read for 5 minutes, by Prometheus (`up`) or by llm-node-exporter (`llm_engine_up`): the engine process is down or hung.',
       {
-        fire: T([gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x20')], '15m', [{ job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }]),
+        fire: T([
+          gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x20'),
+          gauge('llm_engine_up', { job: 'llm-node-exporter', namespace: 'ns1', pod: 'chat-prefill-0', engine: 'sglang', role: 'prefill' }, '0x20'),
+        ], '15m', [{ job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, { job: 'llm-node-exporter', namespace: 'ns1', pod: 'chat-prefill-0', engine: 'sglang', role: 'prefill' }]),
         // One failed scrape does not page.
         silent: T([gauge('up', { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' }, '1x5 0x4 1x20')], '9m', []),
       }),
@@ -359,7 +362,14 @@
   },
 
   // promtool tests: one test group per case.
-  local expand(s, labels) = std.foldl(function(acc, k) std.strReplace(acc, '{{ $labels.%s }}' % k, labels[k]), std.objectFields(labels), s),
+  // Expands {{ $labels.x }} as Prometheus does (a missing label is the empty string).
+  local expand(s, labels) =
+    local parts = std.split(s, '{{ $labels.');
+    parts[0] + std.join('', [
+      local name = std.split(part, ' }}')[0];
+      std.get(labels, name, '') + std.substr(part, std.length(name) + 3, std.length(part))
+      for part in parts[1:]
+    ]),
   local nonEmpty(o) = { [k]: o[k] for k in std.objectFields(o) if o[k] != '' },
   local case(r, kind) =
     local t = r.test[kind];
