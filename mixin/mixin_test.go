@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
 )
 
 const repoRoot = ".."
@@ -102,9 +104,41 @@ func ruleFiles(t *testing.T, files map[string][]byte) map[string]*rulefmt.RuleGr
 	return out
 }
 
-// Every rule file loads with rulefmt (expressions parse, templates are valid, no duplicate groups).
+// Every rule file loads with rulefmt (expressions parse, templates are valid, no duplicate groups),
+// and the PrometheusRule manifests carry exactly those groups.
 func TestRuleFilesLoad(t *testing.T) {
-	ruleFiles(t, render(t))
+	files := render(t)
+	ruleFiles(t, files)
+	for manifest, plain := range map[string]string{
+		"deploy/prometheusrule/llm-node-exporter-rules.yaml":  "rules/llm-node-exporter.rules.yaml",
+		"deploy/prometheusrule/llm-node-exporter-alerts.yaml": "alerts/llm-node-exporter.alerts.yaml",
+	} {
+		var m struct {
+			APIVersion string    `yaml:"apiVersion"`
+			Kind       string    `yaml:"kind"`
+			Spec       yaml.Node `yaml:"spec"`
+		}
+		if err := yaml.Unmarshal(files[manifest], &m); err != nil {
+			t.Fatalf("%s: %v", manifest, err)
+		}
+		if m.APIVersion != "monitoring.coreos.com/v1" || m.Kind != "PrometheusRule" {
+			t.Errorf("%s: %s %s, want monitoring.coreos.com/v1 PrometheusRule", manifest, m.APIVersion, m.Kind)
+		}
+		spec, err := yaml.Marshal(&m.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := yaml.Unmarshal(spec, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(files[plain], &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: spec differs from %s", manifest, plain)
+		}
+	}
 }
 
 var (
