@@ -490,3 +490,137 @@ nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
 	free(set.handle);
 	return NVML_SUCCESS;
 }
+
+/*
+ * GPM (GPU Performance Monitoring). Every GPU supports it. A sample records
+ * its GPU and a sequence number; nvmlGpmMetricsGet checks that its two
+ * samples are of the same GPU and in order, and answers, for GPU i:
+ *   SM active 50+i %, SM occupancy 30+i %, any tensor 40+i %, HMMA 35+i %,
+ *   FP64 1+i %, FP32 10+i %, FP16 5+i %, DRAM bandwidth 60+i %,
+ *   PCIe TX 100+i MiB/s, RX 200+i MiB/s,
+ *   NVLink link L: RX 10*(i+1)+L MiB/s, TX twice that (0 for link 17 of
+ *   GPU 1, which is down), the totals their sums over the 18 links;
+ * anything else NVML_ERROR_NOT_SUPPORTED in the metric's nvmlReturn.
+ * MIG is off, so nvmlGpmMigSampleGet answers NVML_ERROR_NOT_SUPPORTED.
+ */
+struct nvmlGpmSample_st {
+	int gpu; /* -1 until taken */
+	unsigned long long seq;
+};
+
+static unsigned long long gpm_seq;
+
+nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t dev, nvmlGpmSupport_t *support)
+{
+	DEVICE(dev, i);
+	(void)i;
+	NONNULL(support);
+	if (support->version != NVML_GPM_SUPPORT_VERSION)
+		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+	support->isSupportedDevice = 1;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *sample)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(sample);
+	sample->handle = calloc(1, sizeof *sample->handle);
+	if (sample->handle == NULL)
+		return NVML_ERROR_MEMORY;
+	sample->handle->gpu = -1;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t sample)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(sample.handle);
+	free(sample.handle);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t dev, nvmlGpmSample_t sample)
+{
+	DEVICE(dev, i);
+	NONNULL(sample.handle);
+	sample.handle->gpu = (int)i;
+	sample.handle->seq = ++gpm_seq;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t dev, unsigned int gpuInstanceId, nvmlGpmSample_t sample)
+{
+	DEVICE(dev, i);
+	(void)i;
+	(void)gpuInstanceId;
+	NONNULL(sample.handle);
+	return NVML_ERROR_NOT_SUPPORTED;
+}
+
+static double nvlink_rx(unsigned int i, unsigned int link)
+{
+	if (i == 1 && link == NLINKS - 1)
+		return 0;
+	return 10.0 * (i + 1) + link;
+}
+
+static int gpm_value(unsigned int metric, unsigned int i, double *v)
+{
+	double sum = 0;
+	switch (metric) {
+	case NVML_GPM_METRIC_SM_UTIL: *v = 50 + i; return 1;
+	case NVML_GPM_METRIC_SM_OCCUPANCY: *v = 30 + i; return 1;
+	case NVML_GPM_METRIC_ANY_TENSOR_UTIL: *v = 40 + i; return 1;
+	case NVML_GPM_METRIC_HMMA_TENSOR_UTIL: *v = 35 + i; return 1;
+	case NVML_GPM_METRIC_FP64_UTIL: *v = 1 + i; return 1;
+	case NVML_GPM_METRIC_FP32_UTIL: *v = 10 + i; return 1;
+	case NVML_GPM_METRIC_FP16_UTIL: *v = 5 + i; return 1;
+	case NVML_GPM_METRIC_DRAM_BW_UTIL: *v = 60 + i; return 1;
+	case NVML_GPM_METRIC_PCIE_TX_PER_SEC: *v = 100 + i; return 1;
+	case NVML_GPM_METRIC_PCIE_RX_PER_SEC: *v = 200 + i; return 1;
+	case NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC:
+	case NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC:
+		for (unsigned int l = 0; l < NLINKS; l++)
+			sum += nvlink_rx(i, l);
+		*v = metric == NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC ? 2 * sum : sum;
+		return 1;
+	}
+	if (metric >= NVML_GPM_METRIC_NVLINK_L0_RX_PER_SEC && metric <= NVML_GPM_METRIC_NVLINK_L17_TX_PER_SEC) {
+		unsigned int k = metric - NVML_GPM_METRIC_NVLINK_L0_RX_PER_SEC;
+		*v = (k % 2 ? 2 : 1) * nvlink_rx(i, k / 2);
+		return 1;
+	}
+	return 0;
+}
+
+nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *get)
+{
+	struct nvmlGpmSample_st *s1, *s2;
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(get);
+	if (get->version != NVML_GPM_METRICS_GET_VERSION)
+		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+	s1 = get->sample1.handle;
+	s2 = get->sample2.handle;
+	if (s1 == NULL || s2 == NULL || s1->gpu < 0 || s1->gpu != s2->gpu || s1->seq >= s2->seq)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (get->numMetrics > NVML_GPM_METRIC_MAX)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (lost((unsigned int)s1->gpu))
+		return NVML_ERROR_GPU_IS_LOST;
+	for (unsigned int k = 0; k < get->numMetrics; k++) {
+		nvmlGpmMetric_t *m = &get->metrics[k];
+		memset(&m->metricInfo, 0, sizeof m->metricInfo);
+		if (gpm_value(m->metricId, (unsigned int)s1->gpu, &m->value)) {
+			m->nvmlReturn = NVML_SUCCESS;
+		} else {
+			m->value = 0;
+			m->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+		}
+	}
+	return NVML_SUCCESS;
+}
