@@ -134,18 +134,21 @@ next:
 }
 
 // TestGPUEndToEndGolden compares the whole /metrics page of the fixture node
-// with the fake 8 x H100 (one past XID 48 on GPU 6, PCIe throughput on, so
-// every llm_gpu_* family but the error counter is served) with the reviewed
-// golden file. Regenerate with
+// with the fake 8 x H100 (one past XID 48 on GPU 6, PCIe throughput and
+// per-link GPM NVLink bytes on, so every llm_gpu_* family but the error
+// counter is served) with the reviewed golden file. Regenerate with
 // `go test ./cmd/llm-node-exporter -run TestGPUEndToEndGolden -update`.
 func TestGPUEndToEndGolden(t *testing.T) {
 	t.Setenv("FAKENVML_XID", "6:48")
-	e := startGPU(t, "--collector.gpu.pcie-throughput", "--web.disable-exporter-metrics")
-	// The first scrape initialises NVML, which starts the XID watcher; the
-	// golden is the second scrape, once the watcher has logged the XID, so
-	// that the counters of the sysfs fixture's bad files read 2.
+	e := startGPU(t, "--collector.gpu.pcie-throughput", "--collector.gpu.gpm-nvlink-per-link",
+		"--collector.gpu.gpm-interval=100ms", "--web.disable-exporter-metrics")
+	// The first scrape initialises NVML, which starts the XID watcher and the
+	// GPM sampler; the golden is the second scrape, once the watcher has
+	// logged the XID and the sampler its first computed metrics, so that the
+	// counters of the sysfs fixture's bad files read 2.
 	e.scrape(t)
 	e.waitLog(t, "GPU XID error")
+	e.waitLog(t, "GPM metrics computed")
 	raw := e.scrape(t)
 	got := normalizeGPU(raw)
 

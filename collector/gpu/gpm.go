@@ -59,14 +59,22 @@ const (
 type gpmSeries struct {
 	id     nvml.GpmMetricId
 	family int
-	scale  float64  // NVML's unit to the exported one
+	unit   int      // NVML's unit: percent or mib (MiB/s)
 	labels []string // direction, link
 }
 
+// NVML's units, converted to ratios and bytes per second.
 const (
-	percent = 1.0 / 100
-	mib     = 1 << 20
+	percent = iota
+	mib
 )
+
+func (se gpmSeries) convert(v float64) float64 {
+	if se.unit == percent {
+		return v / 100 // v*0.01 would serve 57% as 0.5700000000000001
+	}
+	return v * (1 << 20)
+}
 
 // gpmNVLinkMaxLinks is the number of per-link GPM NVLink metrics (L0..L17).
 const gpmNVLinkMaxLinks = 18
@@ -123,10 +131,11 @@ type gpmSampler struct {
 	errors map[errorKey]float64
 	logged map[string]bool
 
-	ticks   atomic.Int64 // completed sampling rounds, for tests
-	done    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	ticks     atomic.Int64 // completed sampling rounds, for tests
+	announced bool         // the first computed round was logged
+	done      chan struct{}
+	stopped   chan struct{}
+	once      sync.Once
 }
 
 // gpmGPU is one GPU the sampler watches.
@@ -352,6 +361,7 @@ func (s *gpmSampler) free() {
 // tick takes one sample of every supported target, GPU after GPU, and
 // publishes the metrics since the target's previous sample.
 func (s *gpmSampler) tick() {
+	computed := 0
 	for _, g := range s.gpus {
 		select {
 		case <-s.done:
@@ -373,12 +383,17 @@ func (s *gpmSampler) tick() {
 			ok := s.sample(g, t)
 			s.mu.Lock()
 			if ok {
+				computed++
 				t.published = append(t.published[:0], t.values...)
 			} else {
 				t.published = nil
 			}
 			s.mu.Unlock()
 		}
+	}
+	if computed > 0 && !s.announced {
+		s.announced = true
+		s.logger.Info("GPM metrics computed", "targets", computed, "interval", s.interval)
 	}
 	s.ticks.Add(1)
 }
@@ -457,7 +472,7 @@ func (s *gpmSampler) compute(g *gpmGPU, t *gpmTarget) bool {
 			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
 				continue
 			}
-			t.values[si] = m.Value * s.series[si].scale
+			t.values[si] = s.series[si].convert(m.Value)
 			got = true
 		}
 	}

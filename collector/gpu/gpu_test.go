@@ -246,8 +246,12 @@ func (f filtered) Collect(ch chan<- prometheus.Metric) {
 }
 
 func TestLint(t *testing.T) {
-	c := NewWithInterface(mockNode(), Config{PCIeThroughput: true}, quiet)
+	s := mockNode()
+	withGPM(s)
+	c := NewWithInterface(s, Config{PCIeThroughput: true, GPM: true, GPMInterval: gpmMinInterval, GPMNVLinkPerLink: true}, quiet)
 	defer c.Close()
+	families(t, c)
+	waitGPM(t, c, 2)
 	problems, err := testutil.CollectAndLint(adapter{c})
 	if err != nil {
 		t.Fatal(err)
@@ -461,10 +465,12 @@ func TestMetricsDocumented(t *testing.T) {
 		}, nvml.SUCCESS
 	}
 	device(s, 7).GetTemperatureFunc = func(nvml.TemperatureSensors) (uint32, nvml.Return) { return 0, nvml.ERROR_UNKNOWN }
-	c := NewWithInterface(s, Config{PCIeThroughput: true, XIDEvents: true}, quiet)
+	withGPM(s)
+	c := NewWithInterface(s, Config{PCIeThroughput: true, XIDEvents: true, GPM: true, GPMInterval: gpmMinInterval, GPMNVLinkPerLink: true}, quiet)
 	defer c.Close()
 	families(t, c)
 	time.Sleep(50 * time.Millisecond)
+	waitGPM(t, c, 2)
 	produced := map[string]bool{}
 	for name := range families(t, c) {
 		produced[name] = true
