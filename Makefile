@@ -20,6 +20,11 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 TEST_TARGETS := check-format vet check-fixture test-go test-race fuzz-smoke
 GENERATE_TARGETS := fixture golden
 
+# Fragments (the rules pack, push mode, ...) append to TEST_TARGETS and
+# GENERATE_TARGETS; they are read here, before `test:` and `generate:` expand
+# those lists.
+-include mk/*.mk
+
 .PHONY: all build demo test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband fuzz clean
 
 all: build
@@ -102,4 +107,3 @@ fuzz:
 clean:
 	rm -rf bin
 
--include mk/*.mk
