@@ -102,8 +102,12 @@ func TestAttributionEndToEnd(t *testing.T) {
 		gpuPod("llm", "sglang-decode-0", "sglang", 4, 5, 6, 7),
 	})
 	e := start(t, "--path.sysfs="+fixtureSysfs, "--path.procfs="+engineProc(t),
-		"--collector.gpu.nvml-library="+lib, "--attribution.kubelet-socket="+socket)
-	mfs := parse(t, e.scrape(t))
+		"--collector.gpu.nvml-library="+lib, "--attribution.kubelet-socket="+socket,
+		"--collector.gpu.gpm-interval=100ms")
+	// GPM values need two samples: scrape until the sampler has produced them.
+	mfs := parse(t, e.scrapeUntil(t, "GPM series", func(mfs map[string]*dto.MetricFamily) bool {
+		return len(mfs["llm_gpu_tensor_active_ratio"].GetMetric()) == 8
+	}))
 
 	type want struct{ pod, role, dp, tp string }
 	expect := func(gpu int) want {
@@ -129,10 +133,12 @@ func TestAttributionEndToEnd(t *testing.T) {
 	if seen != 8 {
 		t.Errorf("%d llm_rank_info series, want 8", seen)
 	}
-	for _, m := range mfs["llm_gpu_power_watts"].GetMetric() {
-		var gpu int
-		fmt.Sscan(label(m, "gpu"), &gpu)
-		check("llm_gpu_power_watts{gpu="+label(m, "gpu")+"}", m, expect(gpu))
+	for _, family := range []string{"llm_gpu_power_watts", "llm_gpu_tensor_active_ratio", "llm_gpu_dram_bandwidth_utilization_ratio"} {
+		for _, m := range mfs[family].GetMetric() {
+			var gpu int
+			fmt.Sscan(label(m, "gpu"), &gpu)
+			check(family+"{gpu="+label(m, "gpu")+"}", m, expect(gpu))
+		}
 	}
 	ports := 0
 	for _, m := range mfs["llm_infiniband_port_data_received_bytes_total"].GetMetric() {
