@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,7 @@ type Collector struct {
 
 // targetState is what the collector keeps per target across scrapes.
 type targetState struct {
+	busy      atomic.Bool // a scrape of it is still running (abandoned past its deadline)
 	target    Target
 	engine    string // detected from the page when the target does not say
 	errors    map[string]float64
@@ -201,19 +203,7 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 		}
 	}
 
-	var wg sync.WaitGroup
-	wg.Add(len(live))
-	for _, st := range live {
-		go func(st *targetState) {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
-			defer cancel()
-			start := time.Now()
-			st.fams, st.err = scrape(ctx, c.client, st.target.URL, c.cfg.BodyLimit)
-			st.duration = time.Since(start).Seconds()
-		}(st)
-	}
-	wg.Wait()
+	c.scrapeAll(live)
 
 	seen := map[uint64]struct{}{}
 	var passTypes map[string]dto.MetricType
@@ -255,6 +245,75 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 	}
 	return nil
 }
+
+// scrapeResult is what one scrape goroutine hands back.
+type scrapeResult struct {
+	fams     []*dto.MetricFamily
+	err      error
+	duration float64
+}
+
+// errStillRunning marks a target whose previous scrape has not returned yet.
+var errStillRunning = errors.New("the previous scrape of this target is still running")
+
+// scrapeAll scrapes the targets concurrently and waits for each until its
+// deadline and a grace period, never longer: a page that the parser chews on
+// past the deadline (expfmt's OpenMetrics parser is quadratic in the line
+// length) is abandoned and counted as a timeout; its goroutine finishes in
+// the background, and the target is not scraped again until it has.
+func (c *Collector) scrapeAll(live []*targetState) {
+	results := make([]chan scrapeResult, len(live))
+	start := time.Now()
+	for i, st := range live {
+		if !st.busy.CompareAndSwap(false, true) {
+			continue
+		}
+		ch := make(chan scrapeResult, 1)
+		results[i] = ch
+		go func(st *targetState) {
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+			t0 := time.Now()
+			fams, err := scrape(ctx, c.client, st.target.URL, c.cfg.BodyLimit)
+			cancel()
+			// Not busy any more before the result is handed over, so the next
+			// scrape, which may start as soon as it is, finds the target free.
+			st.busy.Store(false)
+			ch <- scrapeResult{fams, err, time.Since(t0).Seconds()}
+		}(st)
+	}
+	deadline := time.NewTimer(c.cfg.Timeout + abandonGrace)
+	defer deadline.Stop()
+	expired := false
+	for i, st := range live {
+		if results[i] == nil {
+			st.fams, st.err, st.duration = nil, &scrapeError{reasonTimeout, errStillRunning}, 0
+			continue
+		}
+		var r scrapeResult
+		if expired {
+			select {
+			case r = <-results[i]:
+			default:
+				r = scrapeResult{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, duration: time.Since(start).Seconds()}
+			}
+		} else {
+			select {
+			case r = <-results[i]:
+			case <-deadline.C:
+				expired = true
+				select {
+				case r = <-results[i]:
+				default:
+					r = scrapeResult{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, duration: time.Since(start).Seconds()}
+				}
+			}
+		}
+		st.fams, st.err, st.duration = r.fams, r.err, r.duration
+	}
+}
+
+// abandonGrace is how long past its timeout a target's scrape is waited for.
+const abandonGrace = 250 * time.Millisecond
 
 func (c *Collector) selfLabels(st *targetState) []string {
 	l := st.target.Labels

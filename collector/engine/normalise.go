@@ -173,10 +173,15 @@ func (s *series) read(m *dto.Metric) bool {
 		s.sum = h.GetSampleSum()
 		s.buckets = make([]bucket, 0, len(h.Bucket))
 		for _, b := range h.Bucket {
-			if b == nil || math.IsInf(b.GetUpperBound(), +1) || math.IsNaN(b.GetUpperBound()) {
+			ub := b.GetUpperBound()
+			if b == nil || math.IsInf(ub, 0) || math.IsNaN(ub) {
 				continue
 			}
-			s.buckets = append(s.buckets, bucket{b.GetUpperBound(), b.GetCumulativeCount()})
+			// Bounds must increase: a repeated or out-of-order one ("1" after "01") is dropped.
+			if k := len(s.buckets); k > 0 && ub <= s.buckets[k-1].upper {
+				continue
+			}
+			s.buckets = append(s.buckets, bucket{ub, b.GetCumulativeCount()})
 		}
 		return true
 	default:

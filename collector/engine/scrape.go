@@ -88,21 +88,17 @@ func scrape(ctx context.Context, client *http.Client, url string, limit int64) (
 		return nil, &scrapeError{reasonHTTPStatus, fmt.Errorf("HTTP status %s", resp.Status)}
 	}
 	body := &limitedReader{r: resp.Body, n: limit}
-	dec := expfmt.NewDecoder(body, expfmt.ResponseFormat(resp.Header))
-	var fams []*dto.MetricFamily
-	for {
-		f := &dto.MetricFamily{}
-		err := dec.Decode(f)
-		if errors.Is(err, io.EOF) {
-			break
+	format := expfmt.ResponseFormat(resp.Header)
+	var r io.Reader = body
+	if format.FormatType() == expfmt.TypeOpenMetrics {
+		r = &lineGuard{r: body, max: maxOpenMetricsLine}
+	}
+	fams, err := parsePage(r, format)
+	if err != nil {
+		if body.exceeded {
+			return nil, &scrapeError{reasonTooLarge, fmt.Errorf("page larger than %d bytes", limit)}
 		}
-		if err != nil {
-			if body.exceeded {
-				return nil, &scrapeError{reasonTooLarge, fmt.Errorf("page larger than %d bytes", limit)}
-			}
-			return nil, classify(ctx, err, reasonParse)
-		}
-		fams = append(fams, f)
+		return nil, classify(ctx, err, reasonParse)
 	}
 	if body.exceeded {
 		return nil, &scrapeError{reasonTooLarge, fmt.Errorf("page larger than %d bytes", limit)}
@@ -118,4 +114,50 @@ func classify(ctx context.Context, err error, fallback string) error {
 		return &scrapeError{reasonTimeout, err}
 	}
 	return &scrapeError{fallback, err}
+}
+
+// parsePage decodes a whole page in the given format (text when unknown).
+func parsePage(r io.Reader, format expfmt.Format) ([]*dto.MetricFamily, error) {
+	dec := expfmt.NewDecoder(r, format)
+	var fams []*dto.MetricFamily
+	for {
+		f := &dto.MetricFamily{}
+		err := dec.Decode(f)
+		if errors.Is(err, io.EOF) {
+			return fams, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		fams = append(fams, f)
+	}
+}
+
+// maxOpenMetricsLine bounds the lines of an OpenMetrics page: expfmt parses
+// them with an ABNF grammar whose cost grows with the square of the line
+// (about 1 s for 800 bytes). Engines print lines of a few hundred bytes.
+const maxOpenMetricsLine = 2048
+
+var errLineTooLong = fmt.Errorf("OpenMetrics line longer than %d bytes", maxOpenMetricsLine)
+
+// lineGuard fails a page with a line longer than max.
+type lineGuard struct {
+	r    io.Reader
+	max  int
+	line int
+}
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			g.line = 0
+			continue
+		}
+		g.line++
+		if g.line > g.max {
+			return 0, errLineTooLong
+		}
+	}
+	return n, err
 }

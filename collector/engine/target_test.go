@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+func TestParseTarget(t *testing.T) {
+	got, err := ParseTarget("http://127.0.0.1:30000/metrics,role=prefill,namespace=ns,pod=p-0,container=sglang,model=m,dp_rank=2,engine=sglang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Target{URL: "http://127.0.0.1:30000/metrics", Labels: JoinLabels{Namespace: "ns", Pod: "p-0", Container: "sglang", Role: "prefill", Model: "m", DPRank: "2", Engine: "sglang"}}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got, err := ParseTarget("http://10.0.0.1:8000"); err != nil || got.URL != "http://10.0.0.1:8000/metrics" {
+		t.Errorf("default path: %+v %v", got, err)
+	}
+	for _, bad := range []string{
+		"127.0.0.1:30000",                         // no scheme
+		"ftp://h/metrics",                         // scheme
+		"http://h/metrics,role",                   // not name=value
+		"http://h/metrics,role=leader",            // role
+		"http://h/metrics,engine=tgi",             // engine
+		"http://h/metrics,instance=x",             // unknown label
+		"http://%zz/metrics",                      // URL
+		"http:///metrics",                         // no host
+		"http://h/metrics,pod=a,namespace=b,dc=x", // unknown label after good ones
+	} {
+		if _, err := ParseTarget(bad); err == nil {
+			t.Errorf("ParseTarget(%q) accepted", bad)
+		}
+	}
+}
+
+const fileSDJSON = `[
+  {"targets": ["10.0.0.1:30000", "10.0.0.2:30000"], "labels": {"role": "prefill", "namespace": "ns", "__metrics_path__": "/m", "__meta_x": "ignored"}},
+  {"targets": ["https://10.0.0.3:8000/metrics"], "labels": {"pod": "vllm-0"}}
+]`
+
+const fileSDYAML = `
+- targets: ["10.0.0.1:30000"]
+  labels:
+    role: decode
+    __scheme__: https
+`
+
+func TestTargetsFile(t *testing.T) {
+	got, err := parseTargetsFile("t.json", []byte(fileSDJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{URL: "http://10.0.0.1:30000/m", Labels: JoinLabels{Role: "prefill", Namespace: "ns"}},
+		{URL: "http://10.0.0.2:30000/m", Labels: JoinLabels{Role: "prefill", Namespace: "ns"}},
+		{URL: "https://10.0.0.3:8000/metrics", Labels: JoinLabels{Pod: "vllm-0"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("target %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	got, err = parseTargetsFile("t.yaml", []byte(fileSDYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != (Target{URL: "https://10.0.0.1:30000/metrics", Labels: JoinLabels{Role: "decode"}}) {
+		t.Errorf("yaml: %+v", got)
+	}
+	for name, bad := range map[string]string{
+		"a.json": `{"targets": []}`,
+		"b.json": `[{"targets": ["h:1"], "labels": {"team": "x"}}]`,
+		"c.json": `[{"targets": ["h:1"], "extra": 1}]`,
+		"d.yml":  "- targets: [h:1]\n  labels: {role: boss}\n",
+		"e.yml":  "- targets: [h:1]\n  lables: {}\n",
+		"f.json": `[{"targets": ["h:1"], "labels": {"__scheme__": "gopher"}}]`,
+	} {
+		if _, err := parseTargetsFile(name, []byte(bad)); err == nil {
+			t.Errorf("%s accepted: %s", name, bad)
+		}
+	}
+}
+
+// The file is re-read when it changes; a broken version keeps the last good targets.
+func TestTargetsFileReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "targets.json")
+	unified := serve(t, textPage(fixture(t, "sglang-unified.txt")))
+	vllm := serve(t, textPage(fixture(t, "vllm-v1-dp2.txt")))
+	write := func(s string) {
+		t.Helper()
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil { // atomic, as a ConfigMap update
+			t.Fatal(err)
+		}
+	}
+	group := func(url, pod string) string {
+		return `{"targets": ["` + url + `"], "labels": {"pod": "` + pod + `"}}`
+	}
+	write("[" + group(unified, "a") + "]")
+	c, err := New(Config{TargetsFile: path, FileRefresh: 10 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx)
+	ups := func() map[string]bool {
+		out := map[string]bool{}
+		for _, s := range samples(gather(t, c), "llm_engine_up") {
+			out[s.labels["pod"]+"/"+s.labels["engine"]] = s.value == 1
+		}
+		return out
+	}
+	if got := ups(); len(got) != 1 || !got["a/sglang"] {
+		t.Fatalf("initial targets: %v", got)
+	}
+	waitFor := func(what string, ok func(map[string]bool) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := ups()
+			if ok(got) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: targets %v", what, got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write("[" + group(unified, "a") + "," + group(vllm, "b") + "]")
+	waitFor("added", func(m map[string]bool) bool { return len(m) == 2 && m["a/sglang"] && m["b/vllm"] })
+	write("[" + group(vllm, "b") + "]")
+	waitFor("removed", func(m map[string]bool) bool { return len(m) == 1 && m["b/vllm"] })
+	write("[{broken")
+	time.Sleep(100 * time.Millisecond)
+	if got := ups(); len(got) != 1 || !got["b/vllm"] {
+		t.Errorf("a broken file replaced the targets: %v", got)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := ups(); len(got) != 1 {
+		t.Errorf("a vanished file replaced the targets: %v", got)
+	}
+}
+
+func TestNewRejectsBrokenTargetsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	if err := os.WriteFile(path, []byte("- targets: [h:1]\n  labels: {nope: x}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{TargetsFile: path}, quiet); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("New accepted a broken targets file: %v", err)
+	}
+	if _, err := New(Config{TargetsFile: filepath.Join(t.TempDir(), "missing.json")}, quiet); err == nil {
+		t.Error("New accepted a missing targets file")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	app := kingpin.New("test", "")
+	f := AddFlags(app)
+	if _, err := app.Parse([]string{
+		"--engine.target=http://127.0.0.1:30000/metrics,role=prefill",
+		"--engine.target=http://127.0.0.1:30001/metrics,role=decode",
+		"--engine.timeout=2s", "--engine.body-limit=8MiB", "--engine.passthrough",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Targets) != 2 || cfg.Targets[1].Labels.Role != "decode" || cfg.Timeout != 2*time.Second ||
+		cfg.BodyLimit != 8<<20 || !cfg.Passthrough || !cfg.Enabled() {
+		t.Errorf("config: %+v", cfg)
+	}
+
+	app = kingpin.New("test", "")
+	f = AddFlags(app)
+	if _, err := app.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = f.Config()
+	if err != nil || cfg.Enabled() || cfg.Timeout != DefaultTimeout || cfg.BodyLimit != DefaultBodyLimit || cfg.Passthrough {
+		t.Errorf("defaults: %+v %v", cfg, err)
+	}
+
+	app = kingpin.New("test", "")
+	f = AddFlags(app)
+	if _, err := app.Parse([]string{"--engine.target=http://h/metrics,shard=1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Config(); err == nil {
+		t.Error("a bad --engine.target was accepted")
+	}
+}
+
+type fakeAttributor map[string]JoinLabels
+
+func (f fakeAttributor) TargetLabels(url string) (JoinLabels, bool) {
+	l, ok := f[url]
+	return l, ok
+}
+
+// The attribution cache fills what the target leaves empty, never more.
+func TestAttributor(t *testing.T) {
+	url := serve(t, textPage(fixture(t, "sglang-unified.txt")))
+	c := newCollector(t, Config{
+		Targets:    []Target{{URL: url, Labels: JoinLabels{Pod: "from-flag"}}},
+		Attributor: fakeAttributor{url: {Namespace: "ns", Pod: "from-cache", Container: "engine"}},
+	})
+	mfs := gather(t, c)
+	s := one(t, mfs, "llm_engine_requests_running", nil)
+	if s.labels["pod"] != "from-flag" || s.labels["namespace"] != "ns" || s.labels["container"] != "engine" {
+		t.Errorf("labels: %v", s.labels)
+	}
+}
