@@ -107,3 +107,15 @@ func TestSetLogsPersistentFailureOnce(t *testing.T) {
 		t.Errorf("recovery not logged:\n%s", logs.String())
 	}
 }
+
+func TestLogOnce(t *testing.T) {
+	var logs strings.Builder
+	l := NewLogOnce(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	for i := 0; i < 3; i++ {
+		l.Log("mlx5_0/symbol_error", "cannot read")
+	}
+	l.Log("mlx5_1/symbol_error", "cannot read")
+	if w, d := strings.Count(logs.String(), "level=WARN"), strings.Count(logs.String(), "level=DEBUG"); w != 2 || d != 2 {
+		t.Errorf("%d warnings and %d debug lines, want 2 and 2:\n%s", w, d, logs.String())
+	}
+}

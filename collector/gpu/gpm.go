@@ -10,6 +10,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 // GPM (GPU Performance Monitoring, NVML R520+, Hopper and newer) gives the
@@ -127,9 +129,9 @@ type gpmSampler struct {
 	migGet   bool // nvmlGpmMigSampleGet is in the driver
 	get      nvml.GpmMetricsGetType
 
-	mu     sync.Mutex // guards the published fields below and errors
-	errors map[errorKey]float64
-	logged map[string]bool
+	mu      sync.Mutex // guards the published fields below and errors
+	errors  map[errorKey]float64
+	logOnce *collector.LogOnce
 
 	ticks     atomic.Int64 // completed sampling rounds, for tests
 	announced bool         // the first computed round was logged
@@ -182,7 +184,7 @@ func (c *Collector) startGPM() {
 		series:   gpmSeriesList(c.cfg.GPMNVLinkPerLink),
 		migGet:   !c.missing[gpmMigSymbol],
 		errors:   map[errorKey]float64{},
-		logged:   map[string]bool{},
+		logOnce:  collector.NewLogOnce(c.logger),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
@@ -484,15 +486,7 @@ func (s *gpmSampler) countError(g *gpmGPU, call string, ret nvml.Return) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.errors[errorKey{gpu: gpu, call: call, ret: nvml.ErrorString(ret)}]++
-	key := gpu + call + nvml.ErrorString(ret)
-	if s.logged[key] {
-		s.logger.Debug("NVML GPM call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
-		return
-	}
-	if len(s.logged) < 1024 {
-		s.logged[key] = true
-	}
-	s.logger.Warn("NVML GPM call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
+	s.logOnce.Log(gpu+call+nvml.ErrorString(ret), "NVML GPM call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
 }
 
 // addGPM adds a GPU's GPM support gauge and latest GPM metrics to its batch.

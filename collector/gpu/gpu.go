@@ -18,6 +18,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 const subsystem = "gpu"
@@ -71,7 +73,7 @@ type Collector struct {
 	// gpmNoDriver: GPM is on but the driver lacks the GPM functions.
 	gpmNoDriver bool
 	errors      map[errorKey]float64
-	logged      map[string]bool
+	logOnce     *collector.LogOnce
 
 	d descs
 }
@@ -119,7 +121,7 @@ func NewWithInterface(lib nvml.Interface, cfg Config, logger *slog.Logger) *Coll
 		now:     time.Now,
 		devices: map[int]*deviceState{},
 		errors:  map[errorKey]float64{},
-		logged:  map[string]bool{},
+		logOnce: collector.NewLogOnce(logger),
 		d:       newDescs(extra),
 	}
 }
@@ -194,7 +196,7 @@ func (c *Collector) ensureInit() error {
 		if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
 			err = fmt.Errorf("NVML init: libnvidia-ml.so.1 not found (no NVIDIA driver on this node? set --collector.gpu.nvml-library or --no-collector.gpu): %w", errLibraryNotFound)
 		}
-		c.logOnce("init:"+nvml.ErrorString(ret), "cannot initialise NVML; retrying with backoff", "err", err, "retry_in", c.backoff)
+		c.logOnce.Log("init:"+nvml.ErrorString(ret), "cannot initialise NVML; retrying with backoff", "err", err, "retry_in", c.backoff)
 		return err
 	}
 	c.initialized, c.backoff = true, 0
@@ -320,7 +322,7 @@ func isLost(ret nvml.Return) bool {
 
 func (c *Collector) countError(gpu, call string, ret nvml.Return) {
 	c.errors[errorKey{gpu: gpu, call: call, ret: nvml.ErrorString(ret)}]++
-	c.logOnce(gpu+call+nvml.ErrorString(ret), "NVML call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
+	c.logOnce.Log(gpu+call+nvml.ErrorString(ret), "NVML call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
 }
 
 func (c *Collector) sendErrors(ch chan<- prometheus.Metric) {
@@ -328,18 +330,6 @@ func (c *Collector) sendErrors(ch chan<- prometheus.Metric) {
 	for k, v := range c.errors {
 		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, v, k.gpu, k.call, k.ret)
 	}
-}
-
-// logOnce warns the first time and logs at debug level after.
-func (c *Collector) logOnce(key, msg string, args ...any) {
-	if c.logged[key] {
-		c.logger.Debug(msg, args...)
-		return
-	}
-	if len(c.logged) < 1024 {
-		c.logged[key] = true
-	}
-	c.logger.Warn(msg, args...)
 }
 
 // busID is NVML's bus id string, or one formatted from the numeric fields

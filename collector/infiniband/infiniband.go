@@ -31,9 +31,6 @@ const (
 	reasonVanished     = "vanished"      // listed, then gone before it was read
 )
 
-// maxLogged bounds the set of failures remembered for log-once.
-const maxLogged = 4096
-
 // Attributor supplies the labels that tie a port to the workload using it
 // (namespace, pod, container, dp_rank, gpu, ...). LabelNames is fixed for the
 // collector's lifetime; values may change between scrapes, "" when unknown.
@@ -71,7 +68,7 @@ type Collector struct {
 	generation uint64
 	devices    map[string]*deviceState
 	errors     map[errorKey]*errorCount
-	logged     map[string]struct{}
+	logOnce    *collector.LogOnce
 
 	// Scratch, reused by every scrape.
 	path                          []byte
@@ -144,7 +141,7 @@ func newWithReader(paths collector.Paths, cfg Config, logger *slog.Logger, r sys
 		errorsDesc:    desc("read_errors_total", "Sysfs values that could not be read, by reason (io_error, invalid_value, not_available, vanished).", []string{"device", "port", "reason"}),
 		devices:       map[string]*deviceState{},
 		errors:        map[errorKey]*errorCount{},
-		logged:        map[string]struct{}{},
+		logOnce:       collector.NewLogOnce(logger),
 		buf:           make([]byte, 4096),
 	}
 	for i, m := range counterMetrics {
@@ -164,7 +161,7 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 	rootLen := len(c.path)
 	if err := c.reader.ReadDir(c.cstr(rootLen), &c.devNames); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			c.logOnce(c.root, "no RDMA devices on this node", "path", c.root)
+			c.logOnce.Log(c.root, "no RDMA devices on this node", "path", c.root)
 			return collector.ErrNoData
 		}
 		return fmt.Errorf("listing RDMA devices: %w", err)
@@ -474,20 +471,7 @@ func (c *Collector) countError(ds *deviceState, ps *portState, reason, path stri
 		c.errors[key] = e
 	}
 	e.count++
-	c.logOnce(path+"\x00"+reason, "cannot read InfiniBand sysfs value; skipping it", "path", path, "reason", reason, "err", err)
-}
-
-// logOnce warns the first time a failure is seen and at debug level after,
-// so a permanently broken file does not flood the log every scrape.
-func (c *Collector) logOnce(key, msg string, args ...any) {
-	if _, seen := c.logged[key]; seen {
-		c.logger.Debug(msg, args...)
-		return
-	}
-	if len(c.logged) < maxLogged {
-		c.logged[key] = struct{}{}
-	}
-	c.logger.Warn(msg, args...)
+	c.logOnce.Log(path+"\x00"+reason, "cannot read InfiniBand sysfs value; skipping it", "path", path, "reason", reason, "err", err)
 }
 
 func classify(err error) string {
