@@ -56,6 +56,17 @@
     transmitWaitTicksPerSecond: 5e6,
     cnpPacketsPerSecond: 20000,
     attributionStaleSeconds: 600,
+    // GPU profiling (GPM): a GPU counts as idle below this SM-active ratio (no warp resident on any
+    // SM 99% of the time) ...
+    gpuIdleSMActiveRatio: 0.01,
+    // ... and LLMGPUIdleWhileServing fires when it stays idle this long while its engine has running
+    // requests.
+    gpuIdleFor: '15m',
+    // LLMGPUDPRankImbalance: a DP rank's DRAM bandwidth or tensor activity differs from the mean of
+    // its sibling ranks in the same pod by more than this (absolute, in ratio points 0-1) ...
+    dpRankImbalanceRatio: 0.25,
+    // ... for this long.
+    dpRankImbalanceFor: '15m',
     // XID classes (https://docs.nvidia.com/deploy/xid-errors/).
     xidHardware: '48|63|64|74|79|92|94|95|119|120|121|140',
     xidApplication: '13|31|43|45',

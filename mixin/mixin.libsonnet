@@ -6,4 +6,5 @@
 (import 'dashboards.libsonnet') +
 (import 'docs.libsonnet') +
 (import 'tests/panels.libsonnet') +
-(import 'tests/fixes.libsonnet')
+(import 'tests/fixes.libsonnet') +
+(import 'tests/gpm.libsonnet')

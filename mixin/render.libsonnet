@@ -23,6 +23,7 @@ local m = import 'mixin.libsonnet';
   } },
   'docs/dashboards.md': { format: 'text', content: m.dashboardsDoc },
   'mixin/tests/fixes.test.yaml': { format: 'yaml', content: m.fixesTest },
+  'mixin/tests/gpm.test.yaml': { format: 'yaml', content: m.gpmTest },
   'mixin/tests/panels.test.yaml': { format: 'yaml', content: m.panelsTest },
   'mixin/tests/alerts.test.yaml': { format: 'yaml', content: m.alertsTest },
 } + {
