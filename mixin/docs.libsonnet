@@ -27,7 +27,7 @@
     | LLM / PD Performance | `llm-pd-performance` | %(cl)s, namespace, app, pool | the seed "PD Performance" dashboard (SGLang prefill/decode), panel for panel, plus the P/D true TTFT estimate |
     | LLM / PD Network | `llm-pd-network` | %(cl)s, namespace, app, role | the seed "PD Network" dashboard plus InfiniBand per pod attributed by HCA |
     | LLM / Engine (vLLM and SGLang) | `llm-engine` | %(cl)s, namespace, app, role, engine, model | the vLLM / SGLang panels of the other seeds on one engine-agnostic schema |
-    | LLM / GPU & Fabric | `llm-gpu-fabric` | %(cl)s, namespace, node | GPU health, RDMA ports, exporter self-monitoring |
+    | LLM / GPU & Fabric | `llm-gpu-fabric` | %(cl)s, namespace, node | GPU health, GPU efficiency (GPM: tensor activity and DRAM bandwidth by role / DP rank, tokens per GPU-second, SM activity vs classic utilisation), RDMA ports, exporter self-monitoring |
 
     Recorded series are computed over a fixed window (`rateWindow`, default %(w)s) instead of
     `$__rate_interval`: zooming out no longer widens the rate window, which is what makes the panels
