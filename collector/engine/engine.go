@@ -140,7 +140,9 @@ func (c *Collector) setFileTargets(t []Target) {
 	c.tmu.Unlock()
 }
 
-// targets is the current list: static, then file, de-duplicated.
+// targets is the current list: static, then file. A URL is scraped once:
+// its first occurrence wins, so that two targets never send the same
+// self-metric series.
 func (c *Collector) targets() []Target {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
@@ -153,8 +155,8 @@ func (c *Collector) targets() []Target {
 					t.Labels = fill(t.Labels, a)
 				}
 			}
-			if k := t.key(); !seen[k] {
-				seen[k] = true
+			if !seen[t.URL] {
+				seen[t.URL] = true
 				out = append(out, t)
 			}
 		}

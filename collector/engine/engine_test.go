@@ -657,3 +657,21 @@ func TestSlowParseIsAbandoned(t *testing.T) {
 		t.Errorf("the slow target was fetched %d times while its first parse still ran", n)
 	}
 }
+
+// The same URL twice (a flag and the file, with other labels) is scraped once:
+// the first wins, and the exposition does not fail on duplicate self-metrics.
+func TestSameURLTwice(t *testing.T) {
+	url := serve(t, textPage(fixture(t, "sglang-unified.txt")))
+	path := filepath.Join(t.TempDir(), "t.json")
+	if err := os.WriteFile(path, []byte(`[{"targets": ["`+url+`"], "labels": {"pod": "from-file", "model": "x"}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, Config{TargetsFile: path, Targets: []Target{{URL: url, Labels: JoinLabels{Pod: "from-flag"}}, {URL: url, Labels: JoinLabels{Pod: "from-flag", DPRank: "1"}}}})
+	mfs := gather(t, c)
+	if s := one(t, mfs, "llm_engine_up", nil); s.labels["pod"] != "from-flag" {
+		t.Errorf("up: %v", s.labels)
+	}
+	if s := one(t, mfs, "llm_engine_requests_running", nil); s.labels["dp_rank"] != "" {
+		t.Errorf("running: %v", s.labels)
+	}
+}
