@@ -41,6 +41,7 @@ type options struct {
 	toolkit                *web.FlagConfig
 	log                    *promslog.Config
 	collectors             *collectorFlags
+	push                   *pushFlags
 }
 
 func addFlags(app *kingpin.Application) *options {
@@ -62,6 +63,7 @@ func addFlags(app *kingpin.Application) *options {
 		Default("/").StringVar(&o.paths.Rootfs)
 	promslogflag.AddFlags(app, o.log)
 	o.collectors = addCollectorFlags(app)
+	o.push = addPushFlags(app)
 	return o
 }
 
@@ -91,7 +93,35 @@ func run(opts *options, logger *slog.Logger) error {
 	defer stop()
 	background(ctx)
 
-	handler := newMetricsHandler(set, *opts.disableExporterMetrics, *opts.maxRequests, logger)
+	// One registry for /metrics and for push mode.
+	reg := newRegistry(set)
+	pusher, err := opts.push.newPusher(reg, reg, logger)
+	if err != nil {
+		return err
+	}
+	pushDone := make(chan struct{})
+	if pusher != nil {
+		go func() {
+			defer close(pushDone)
+			if err := pusher.Run(ctx); err != nil {
+				logger.Error("remote write", "err", err)
+			}
+		}()
+	} else {
+		close(pushDone)
+	}
+	if !listening(opts.toolkit) {
+		if pusher == nil {
+			return errors.New(`--web.listen-address="" disables the HTTP server: push mode (--remote-write.url) is then required`)
+		}
+		logger.Info("no listen address: push only, no HTTP server")
+		<-ctx.Done()
+		logger.Info("shutting down: flushing remote write", "timeout", *opts.push.flushTimeout)
+		<-pushDone
+		return nil
+	}
+
+	handler := newMetricsHandler(reg, *opts.disableExporterMetrics, *opts.maxRequests, logger)
 	mux := http.NewServeMux()
 	mux.Handle(*opts.metricsPath, handler)
 	if *opts.metricsPath != "/" {
@@ -120,16 +150,38 @@ func run(opts *options, logger *slog.Logger) error {
 		logger.Info("shutting down")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return server.Shutdown(shutdownCtx)
+		err := server.Shutdown(shutdownCtx)
+		<-pushDone // the final push and flush, within --remote-write.flush-timeout
+		return err
 	}
+}
+
+// listening reports whether any --web.listen-address is set: an empty one
+// (--web.listen-address="") disables the HTTP server, for push-only use.
+func listening(f *web.FlagConfig) bool {
+	if f.WebListenAddresses == nil {
+		return false
+	}
+	for _, a := range *f.WebListenAddresses {
+		if a != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// newRegistry holds what the exporter exposes and pushes: the collectors and
+// build info (and the remote-write self-metrics in push mode).
+func newRegistry(set *collector.Set) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set, versioncollector.NewCollector("llm_exporter"))
+	return reg
 }
 
 // newMetricsHandler serves the collectors and build info, plus the exporter's
 // own runtime metrics unless disabled. Errors in one metric never fail the
 // scrape (ContinueOnError): the rest is still served.
-func newMetricsHandler(set *collector.Set, disableExporterMetrics bool, maxRequests int, logger *slog.Logger) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(set, versioncollector.NewCollector("llm_exporter"))
+func newMetricsHandler(reg *prometheus.Registry, disableExporterMetrics bool, maxRequests int, logger *slog.Logger) http.Handler {
 	opts := promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling:       promhttp.ContinueOnError,

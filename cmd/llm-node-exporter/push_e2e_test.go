@@ -1,0 +1,298 @@
+package main
+
+// Push mode end to end: the built binary pushes the fixture node to a real
+// Prometheus server (its remote-write receiver, on loopback), and the series
+// are read back through Prometheus's HTTP API. The prometheus binary is built
+// from the version pinned in mixin/go.mod by `make test-push-e2e` (mk/push.mk),
+// which passes it in PROMETHEUS_BIN.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type promServer struct {
+	url  string
+	logs *syncBuffer
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func prometheusBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("PROMETHEUS_BIN")
+	if bin == "" {
+		t.Skip("PROMETHEUS_BIN is unset: `make test-push-e2e` builds prometheus from mixin/go.mod and runs this test with it")
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// startPrometheus runs a real Prometheus with its remote-write receiver on
+// addr and waits until it is ready.
+func startPrometheus(t *testing.T, bin, addr string) *promServer {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	p := &promServer{url: "http://" + addr, logs: logs}
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("prometheus not ready:\n%s", logs)
+	return nil
+}
+
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+	Values [][2]any          `json:"values"`
+}
+
+// query runs an instant PromQL query.
+func (p *promServer) query(t *testing.T, q string) []promSeries {
+	t.Helper()
+	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []promSeries `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "success" {
+		t.Fatalf("query %s: %s", q, r.Error)
+	}
+	return r.Data.Result
+}
+
+func (p *promServer) waitQuery(t *testing.T, q string, what string, cond func([]promSeries) bool) []promSeries {
+	t.Helper()
+	var res []promSeries
+	for i := 0; i < 150; i++ {
+		res = p.query(t, q)
+		if cond(res) {
+			return res
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s never held; last %d series:\n%v", q, what, len(res), res)
+	return nil
+}
+
+type pushExporter struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// startPushOnly runs the binary without an HTTP server (--web.listen-address="")
+// on the fixture node; stop sends SIGTERM, as the kubelet or the platform would.
+func startPushOnly(t *testing.T, args ...string) *pushExporter {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{`--web.listen-address=`, "--no-collector.gpu", "--path.sysfs=" + fixtureSysfs}, args...)...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e := &pushExporter{cmd: cmd, logs: logs, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(e.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-e.done
+	})
+	return e
+}
+
+func (e *pushExporter) stop(t *testing.T, within time.Duration) {
+	t.Helper()
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(within):
+		t.Fatalf("exporter still running %s after SIGTERM:\n%s", within, e.logs)
+	}
+	if code := e.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d:\n%s", code, e.logs)
+	}
+}
+
+// seriesKey is the labels of a series, without the ones push mode adds.
+func seriesKey(m map[string]string, drop ...string) string {
+	var parts []string
+	for k, v := range m {
+		skip := false
+		for _, d := range drop {
+			skip = skip || k == d
+		}
+		if !skip && v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func TestPushEndToEndPrometheus(t *testing.T) {
+	bin := prometheusBin(t)
+	prom := startPrometheus(t, bin, freeAddr(t))
+
+	// The reference: the same fixture node, pulled.
+	pulled := map[string]float64{}
+	for name, mf := range parse(t, start(t, "--path.sysfs="+fixtureSysfs).scrape(t)) {
+		if !strings.HasPrefix(name, "llm_infiniband_") {
+			continue
+		}
+		for _, m := range mf.Metric {
+			l := map[string]string{"__name__": name}
+			for _, lp := range m.Label {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+			pulled[seriesKey(l)] = v
+		}
+	}
+	if len(pulled) < 100 {
+		t.Fatalf("only %d llm_infiniband_* series pulled from the fixture", len(pulled))
+	}
+
+	e := startPushOnly(t, "--remote-write.url="+prom.url+"/api/v1/write", "--remote-write.interval=1s",
+		"--remote-write.instance=node-e2e", "--remote-write.external-label=cluster=e2e",
+		"--remote-write.external-label=region=test")
+	sel := `{__name__=~"llm_infiniband_.+",job="llm-node-exporter",instance="node-e2e",cluster="e2e",region="test"}`
+	got := prom.waitQuery(t, sel, "every pulled series pushed", func(r []promSeries) bool { return len(r) >= len(pulled) })
+	if len(got) != len(pulled) {
+		t.Errorf("%d series in Prometheus, %d pulled", len(got), len(pulled))
+	}
+	for _, s := range got {
+		k := seriesKey(s.Metric, "job", "instance", "cluster", "region")
+		want, ok := pulled[k]
+		if !ok {
+			t.Errorf("pushed series not served by /metrics: %v", s.Metric)
+			continue
+		}
+		v, err := strconv.ParseFloat(s.Value[1].(string), 64)
+		if strings.Contains(k, "__name__=llm_infiniband_read_errors_total") {
+			// Counts an unreadable file at every collection: pushed more often than pulled.
+			if err != nil || v < want {
+				t.Errorf("%s = %v (%v), want at least %v", k, s.Value[1], err, want)
+			}
+			continue
+		}
+		if err != nil || v != want {
+			t.Errorf("%s = %v (%v), /metrics says %v", k, s.Value[1], err, want)
+		}
+	}
+	// The labels the dashboards select on.
+	port := prom.query(t, `llm_infiniband_port_data_received_bytes_total{device="mlx5_0",port="1"}`)
+	if len(port) != 1 || port[0].Metric["link_layer"] == "" {
+		t.Errorf("mlx5_0 port 1: %v", port)
+	}
+	// Self-metrics are pushed too.
+	prom.waitQuery(t, `llm_exporter_remote_write_samples_sent_total{url="`+prom.url+`/api/v1/write"} > 0`,
+		"samples sent counted", func(r []promSeries) bool { return len(r) == 1 })
+
+	// SIGTERM: final push, then stale markers: the series end at once
+	// instead of lingering for 5 minutes.
+	e.stop(t, 15*time.Second)
+	prom.waitQuery(t, sel, "stale after shutdown", func(r []promSeries) bool { return len(r) == 0 })
+	if !strings.Contains(e.logs.String(), "push only") {
+		t.Errorf("push-only start not logged:\n%s", e.logs)
+	}
+}
+
+// The exporter starts while the receiver is down; when Prometheus comes up,
+// every collection of the outage arrives, in order.
+func TestPushEndToEndReceiverDownThenUp(t *testing.T) {
+	bin := prometheusBin(t)
+	addr := freeAddr(t)
+	startedAt := time.Now()
+	startPushOnly(t, "--remote-write.url=http://"+addr+"/api/v1/write", "--remote-write.interval=500ms",
+		"--remote-write.instance=node-down")
+	time.Sleep(3 * time.Second)
+	promUp := time.Now()
+	prom := startPrometheus(t, bin, addr)
+	q := `llm_exporter_build_info{instance="node-down"}[5m]`
+	res := prom.waitQuery(t, q, "samples from before Prometheus started", func(r []promSeries) bool {
+		if len(r) != 1 || len(r[0].Values) == 0 {
+			return false
+		}
+		first, _ := r[0].Values[0][0].(float64)
+		return first < float64(promUp.UnixMilli())/1000
+	})
+	vals := res[0].Values
+	prev := 0.0
+	for i, v := range vals {
+		ts := v[0].(float64)
+		if i > 0 && (ts <= prev || ts-prev > 1.5) {
+			t.Errorf("sample %d at %.3f after %.3f: out of order or a gap over 1.5s with a 0.5s interval", i, ts, prev)
+		}
+		prev = ts
+	}
+	first := vals[0][0].(float64)
+	if first > float64(startedAt.UnixMilli())/1000+1.5 {
+		t.Errorf("first sample at %.3f, exporter started at %.3f: the first collections were lost", first, float64(startedAt.UnixMilli())/1000)
+	}
+	if n := len(vals); n < 6 {
+		t.Errorf("%d samples for 3s of outage at 0.5s", n)
+	}
+	fmt.Fprintf(os.Stderr, "receiver down then up: %d samples, first %.3f (exporter start %.3f, prometheus up %.3f)\n",
+		len(vals), first, float64(startedAt.UnixMilli())/1000, float64(promUp.UnixMilli())/1000)
+}

@@ -1,0 +1,26 @@
+# Push mode (remotewrite/, docs/push.md): its tests under -race, and the end-to-end test against a
+# real Prometheus server (remote-write receiver on loopback) built from the version pinned in
+# mixin/go.mod, so that the prometheus module never enters the exporter's go.mod.
+PROMETHEUS_BIN := $(TOOLBIN)/prometheus
+PUSH_TEST_TARGETS := test-push-race test-push-e2e
+
+.PHONY: $(PUSH_TEST_TARGETS) bench-push
+
+# A file target: built once (about 7 minutes cold on 2 cores).
+$(PROMETHEUS_BIN): mixin/go.mod mixin/go.sum
+	@mkdir -p $(TOOLBIN)
+	cd mixin && $(GO) build -o ../$(PROMETHEUS_BIN) github.com/prometheus/prometheus/cmd/prometheus
+
+test-push-race:
+	$(GO) test -count=1 -race ./remotewrite/...
+
+test-push-e2e: $(PROMETHEUS_BIN)
+	PROMETHEUS_BIN=$(CURDIR)/$(PROMETHEUS_BIN) $(GO) test -count=1 ./cmd/llm-node-exporter -run 'PushEndToEnd' -v
+
+# CPU time and memory per pushed sample (docs/push.md).
+bench-push:
+	$(GO) test ./remotewrite -run '^$$' -bench . -benchmem
+
+TEST_TARGETS += $(PUSH_TEST_TARGETS)
+# `test:` expanded its prerequisite list before this file was included.
+test: $(PUSH_TEST_TARGETS)
