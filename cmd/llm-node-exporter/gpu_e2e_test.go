@@ -20,6 +20,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	podresources "k8s.io/kubelet/pkg/apis/podresources/v1"
 )
 
 const (
@@ -140,8 +141,16 @@ next:
 // `go test ./cmd/llm-node-exporter -run TestGPUEndToEndGolden -update`.
 func TestGPUEndToEndGolden(t *testing.T) {
 	t.Setenv("FAKENVML_XID", "6:48")
+	// The whole attributed node: SGLang P/D engines in /proc and the kubelet's
+	// pod-resources (attribution_e2e_test.go), so the golden holds every GPU,
+	// GPM and HCA series with its pod, role, dp_rank and tp_rank.
+	socket := startFakeKubelet(t, []*podresources.PodResources{
+		gpuPod("llm", "sglang-prefill-0", "sglang", 0, 1, 2, 3),
+		gpuPod("llm", "sglang-decode-0", "sglang", 4, 5, 6, 7),
+	})
 	e := startGPU(t, "--collector.gpu.pcie-throughput", "--collector.gpu.gpm-nvlink-per-link",
-		"--collector.gpu.gpm-interval=100ms", "--web.disable-exporter-metrics")
+		"--collector.gpu.gpm-interval=100ms", "--web.disable-exporter-metrics",
+		"--path.procfs="+engineProc(t), "--attribution.kubelet-socket="+socket)
 	// The first scrape initialises NVML, which starts the XID watcher and the
 	// GPM sampler; the golden is the second scrape, once the watcher has
 	// logged the XID and the sampler its first computed metrics, so that the
