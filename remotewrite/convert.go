@@ -2,7 +2,7 @@ package remotewrite
 
 import (
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,22 +34,25 @@ type sample struct {
 	v float64
 }
 
-// converter turns gathered metric families into samples, interning series.
+// converter turns gathered metric families into samples, interning series:
+// labels are allocated only for a series not seen in the last collection.
 type converter struct {
-	external []*prompb.Label // sorted by name
+	external []pair // sorted by name
 	known    map[string]*series
-	buf      []*prompb.Label
-	key      strings.Builder
+	buf      []pair
+	key      []byte
 }
+
+type pair struct{ name, value string }
 
 func newConverter(external map[string]string) *converter {
 	c := &converter{known: map[string]*series{}}
 	for n, v := range external {
 		if v != "" {
-			c.external = append(c.external, &prompb.Label{Name: n, Value: v})
+			c.external = append(c.external, pair{n, v})
 		}
 	}
-	sort.Slice(c.external, func(i, j int) bool { return c.external[i].Name < c.external[j].Name })
+	slices.SortFunc(c.external, func(a, b pair) int { return strings.Compare(a.name, b.name) })
 	return c
 }
 
@@ -108,22 +111,21 @@ func formatFloat(f float64) string {
 // add appends one sample of the series name{m's labels, extraName=extraValue,
 // external labels the series does not carry itself}.
 func (c *converter) add(cur map[string]*series, out []sample, name string, m *dto.Metric, extraName, extraValue string, v float64) []sample {
-	ls := c.buf[:0]
-	ls = append(ls, &prompb.Label{Name: "__name__", Value: name})
+	ls := append(c.buf[:0], pair{"__name__", name})
 	for _, lp := range m.Label {
 		if lp.GetValue() == "" {
 			continue // an empty label is no label
 		}
-		ls = append(ls, &prompb.Label{Name: lp.GetName(), Value: lp.GetValue()})
+		ls = append(ls, pair{lp.GetName(), lp.GetValue()})
 	}
 	if extraName != "" {
-		ls = append(ls, &prompb.Label{Name: extraName, Value: extraValue})
+		ls = append(ls, pair{extraName, extraValue})
 	}
 	own := len(ls)
 	for _, e := range c.external {
 		dup := false
 		for _, l := range ls[:own] {
-			if l.Name == e.Name {
+			if l.name == e.name {
 				dup = true
 				break
 			}
@@ -132,21 +134,23 @@ func (c *converter) add(cur map[string]*series, out []sample, name string, m *dt
 			ls = append(ls, e)
 		}
 	}
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
-	c.key.Reset()
-	for _, l := range ls {
-		c.key.WriteString(l.Name)
-		c.key.WriteByte(0xff)
-		c.key.WriteString(l.Value)
-		c.key.WriteByte(0xfe)
-	}
-	key := c.key.String()
+	slices.SortFunc(ls, func(a, b pair) int { return strings.Compare(a.name, b.name) })
 	c.buf = ls
-	s, ok := c.known[key]
-	if !ok {
-		s = &series{key: key, labels: append([]*prompb.Label(nil), ls...)}
-		c.known[key] = s
+	key := c.key[:0]
+	for _, l := range ls {
+		key = append(key, l.name...)
+		key = append(key, 0xff)
+		key = append(key, l.value...)
+		key = append(key, 0xfe)
 	}
-	cur[key] = s
+	c.key = key
+	s, ok := c.known[string(key)]
+	if !ok {
+		s = &series{key: string(key), labels: make([]*prompb.Label, len(ls))}
+		for i, l := range ls {
+			s.labels[i] = &prompb.Label{Name: l.name, Value: l.value}
+		}
+	}
+	cur[s.key] = s
 	return append(out, sample{s: s, v: v})
 }
