@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
@@ -36,6 +37,13 @@ type Config struct {
 	Passthrough bool          // re-export every family of every target with the join labels
 	// Attributor, when set, fills the join labels a target does not carry.
 	Attributor Attributor
+	// Kubernetes discovery of the annotated engine pods of NodeName
+	// (--engine.kubernetes). KubeClient is built from Kubeconfig (in-cluster
+	// when empty) unless set (tests set a fake).
+	Kubernetes bool
+	NodeName   string
+	Kubeconfig string
+	KubeClient kubernetes.Interface
 }
 
 // Attributor supplies pod labels for a target from the exporter's attribution
@@ -57,6 +65,8 @@ type Collector struct {
 
 	mu         sync.Mutex // serialises Update: per-target state is reused
 	fileTgts   []Target   // from the targets file; guarded by tmu
+	kubeTgts   []Target   // from Kubernetes discovery; guarded by tmu
+	kube       *kubeDiscovery
 	tmu        sync.Mutex
 	states     map[string]*targetState
 	passDescs  map[string]*prometheus.Desc
@@ -115,6 +125,19 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		}
 		c.descs[f] = prometheus.NewDesc(fq(f.name), f.help, labels, nil)
 	}
+	if cfg.Kubernetes {
+		if cfg.NodeName == "" {
+			return nil, fmt.Errorf("--engine.kubernetes needs the node name (--engine.node-name or NODE_NAME)")
+		}
+		client := cfg.KubeClient
+		if client == nil {
+			var err error
+			if client, err = NewKubernetesClient(cfg.Kubeconfig); err != nil {
+				return nil, fmt.Errorf("--engine.kubernetes: %w", err)
+			}
+		}
+		c.kube = newKubeDiscovery(client, cfg.NodeName, logger, c.setKubeTargets)
+	}
 	if cfg.TargetsFile != "" {
 		tgts, err := LoadTargetsFile(cfg.TargetsFile)
 		if err != nil {
@@ -125,12 +148,22 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 	return c, nil
 }
 
-// Start watches the targets file until ctx ends (nothing to do without one).
+// Start watches the targets file and, with Kubernetes discovery, the pods of
+// the node until ctx ends. It waits for the first list of pods (at most 10 s)
+// so that the first scrape already has them.
 func (c *Collector) Start(ctx context.Context) {
-	if c.cfg.TargetsFile == "" {
-		return
+	if c.cfg.TargetsFile != "" {
+		go c.watchFile(ctx, c.cfg.TargetsFile, c.cfg.FileRefresh)
 	}
-	go c.watchFile(ctx, c.cfg.TargetsFile, c.cfg.FileRefresh)
+	if c.kube != nil {
+		c.kube.run(ctx)
+	}
+}
+
+func (c *Collector) setKubeTargets(t []Target) {
+	c.tmu.Lock()
+	c.kubeTgts = t
+	c.tmu.Unlock()
 }
 
 // SetFileTargets replaces the targets read from the file.
@@ -140,15 +173,15 @@ func (c *Collector) setFileTargets(t []Target) {
 	c.tmu.Unlock()
 }
 
-// targets is the current list: static, then file. A URL is scraped once:
+// targets is the current list: static, then file, then Kubernetes. A URL is scraped once:
 // its first occurrence wins, so that two targets never send the same
 // self-metric series.
 func (c *Collector) targets() []Target {
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
-	out := make([]Target, 0, len(c.cfg.Targets)+len(c.fileTgts))
+	out := make([]Target, 0, len(c.cfg.Targets)+len(c.fileTgts)+len(c.kubeTgts))
 	seen := map[string]bool{}
-	for _, list := range [][]Target{c.cfg.Targets, c.fileTgts} {
+	for _, list := range [][]Target{c.cfg.Targets, c.fileTgts, c.kubeTgts} {
 		for _, t := range list {
 			if c.cfg.Attributor != nil {
 				if a, ok := c.cfg.Attributor.TargetLabels(t.URL); ok {

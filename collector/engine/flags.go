@@ -16,6 +16,9 @@ type Flags struct {
 	timeout     *time.Duration
 	bodyLimit   *units.Base2Bytes
 	passthrough *bool
+	kubernetes  *bool
+	nodeName    *string
+	kubeconfig  *string
 }
 
 // AddFlags registers --engine.* on app.
@@ -33,6 +36,12 @@ func AddFlags(app *kingpin.Application) *Flags {
 			"Largest (decompressed) metrics page read from one target; a larger one counts as too_large.").Default("32MiB").Bytes(),
 		passthrough: app.Flag("engine.passthrough",
 			"Also re-export every family of every target under its own name with namespace, pod and container added.").Default("false").Bool(),
+		kubernetes: app.Flag("engine.kubernetes",
+			"Discover engine pods on this node from the Kubernetes API (prometheus.io/scrape, port, path and scheme annotations); needs get, list and watch on pods.").Default("false").Bool(),
+		nodeName: app.Flag("engine.node-name",
+			"This node's name, for --engine.kubernetes (the pods' spec.nodeName).").Envar("NODE_NAME").Default("").String(),
+		kubeconfig: app.Flag("engine.kubeconfig",
+			"Kubeconfig file for --engine.kubernetes; empty: the in-cluster service account.").Default("").String(),
 	}
 }
 
@@ -44,6 +53,12 @@ func (f *Flags) Config() (Config, error) {
 		Timeout:     *f.timeout,
 		BodyLimit:   int64(*f.bodyLimit),
 		Passthrough: *f.passthrough,
+		Kubernetes:  *f.kubernetes,
+		NodeName:    *f.nodeName,
+		Kubeconfig:  *f.kubeconfig,
+	}
+	if cfg.Kubernetes && cfg.NodeName == "" {
+		return cfg, fmt.Errorf("--engine.kubernetes needs --engine.node-name or NODE_NAME")
 	}
 	if cfg.Timeout <= 0 {
 		return cfg, fmt.Errorf("--engine.timeout must be positive, got %s", cfg.Timeout)
@@ -63,4 +78,4 @@ func (f *Flags) Config() (Config, error) {
 
 // Enabled reports whether any target source is configured: the lead may run
 // the collector only then.
-func (c Config) Enabled() bool { return len(c.Targets) > 0 || c.TargetsFile != "" }
+func (c Config) Enabled() bool { return len(c.Targets) > 0 || c.TargetsFile != "" || c.Kubernetes }

@@ -202,6 +202,25 @@ func TestFlags(t *testing.T) {
 		t.Errorf("defaults: %+v %v", cfg, err)
 	}
 
+	t.Setenv("NODE_NAME", "")
+	app = kingpin.New("test", "")
+	f = AddFlags(app)
+	if _, err := app.Parse([]string{"--engine.kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Config(); err == nil {
+		t.Error("--engine.kubernetes without a node name was accepted")
+	}
+	t.Setenv("NODE_NAME", "gpu-node-7")
+	app = kingpin.New("test", "")
+	f = AddFlags(app)
+	if _, err := app.Parse([]string{"--engine.kubernetes", "--engine.kubeconfig=/etc/kube/config"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := f.Config(); err != nil || !cfg.Kubernetes || cfg.NodeName != "gpu-node-7" || cfg.Kubeconfig != "/etc/kube/config" || !cfg.Enabled() {
+		t.Errorf("kubernetes flags: %+v %v", cfg, err)
+	}
+
 	app = kingpin.New("test", "")
 	f = AddFlags(app)
 	if _, err := app.Parse([]string{"--engine.target=http://h/metrics,shard=1"}); err != nil {
