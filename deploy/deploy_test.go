@@ -297,6 +297,13 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 	if ds.Spec.Template.Spec.AutomountServiceAccountToken == nil || !*ds.Spec.Template.Spec.AutomountServiceAccountToken {
 		t.Errorf("rbac.create without the token mounted")
 	}
+	for _, pm := range ofKind[*monitoringv1.PodMonitor](objs) {
+		if !slices.ContainsFunc(pm.Spec.PodMetricsEndpoints[0].RelabelConfigs, func(rc monitoringv1.RelabelConfig) bool {
+			return rc.TargetLabel == "job" && rc.Replacement != nil && *rc.Replacement == "llm-node-exporter"
+		}) {
+			t.Errorf("PodMonitor: no job=llm-node-exporter relabeling (the mixin selects that job)")
+		}
+	}
 	for _, sm := range ofKind[*monitoringv1.ServiceMonitor](objs) {
 		if sm.Spec.Endpoints[0].Path != "/custom-metrics" {
 			t.Errorf("ServiceMonitor path %q, want the telemetry path", sm.Spec.Endpoints[0].Path)
