@@ -675,3 +675,15 @@ func TestSameURLTwice(t *testing.T) {
 		t.Errorf("running: %v", s.labels)
 	}
 }
+
+// One page, the P/D prefill fixture, yields every normalised family: an
+// end-to-end test can serve it alone and see the whole schema.
+func TestPrefillFixtureCoversEveryFamily(t *testing.T) {
+	url := serve(t, textPage(fixture(t, "sglang-prefill-tp2.txt")))
+	mfs := gather(t, newCollector(t, Config{Targets: []Target{{URL: url}}}))
+	for _, f := range families {
+		if len(samples(mfs, "llm_engine_"+f.name)) == 0 {
+			t.Errorf("llm_engine_%s: no series", f.name)
+		}
+	}
+}
