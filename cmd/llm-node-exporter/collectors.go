@@ -10,6 +10,7 @@ import (
 
 	"github.com/llm-node-exporter/llm-node-exporter/attribution"
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
+	"github.com/llm-node-exporter/llm-node-exporter/collector/engine"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/gpu"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/infiniband"
 )
@@ -20,6 +21,7 @@ type collectorFlags struct {
 	enabled     map[string]*bool
 	infiniband  *infiniband.Flags
 	gpu         *gpu.Flags
+	engine      *engine.Flags
 	attribution *attributionFlags
 }
 
@@ -29,6 +31,7 @@ var collectorDefaults = []struct {
 	enabled bool
 	help    string
 }{
+	{"engine", true, "Inference engines' (SGLang, vLLM) /metrics normalised into llm_engine_*; runs when it has targets."},
 	{"gpu", true, "NVIDIA GPU metrics and XID errors through NVML."},
 	{"infiniband", true, "InfiniBand / RoCE port state and counters from sysfs."},
 }
@@ -42,14 +45,16 @@ func addCollectorFlags(app *kingpin.Application) *collectorFlags {
 	}
 	f.infiniband = infiniband.AddFlags(app)
 	f.gpu = gpu.AddFlags(app)
+	f.engine = engine.AddFlags(app)
 	f.attribution = addAttributionFlags(app)
 	return f
 }
 
 // build constructs the enabled collectors and the attribution cache that
 // labels them; a bad collector flag stops start-up. The returned function
-// starts the background work: a first attribution refresh, synchronously so
-// the first scrape is already labelled, then the periodic refresh until ctx ends.
+// starts the background work: the engine targets' watchers, and a first
+// attribution refresh, synchronously so the first scrape is already labelled,
+// then the periodic refresh, until ctx ends.
 func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*collector.Set, func(ctx context.Context), error) {
 	cache := f.attribution.newCache(paths, logger)
 	enabled := map[string]collector.Collector{}
@@ -72,14 +77,30 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 		}
 		enabled["infiniband"] = infiniband.New(paths, cfg, logger.With("collector", "infiniband"))
 	}
-	start := func(context.Context) {}
+	var starts []func(context.Context)
+	if *f.enabled["engine"] {
+		cfg, err := f.engine.Config()
+		if err != nil {
+			return nil, nil, err
+		}
+		if cfg.Enabled() {
+			c, err := engine.New(cfg, logger.With("collector", "engine"))
+			if err != nil {
+				return nil, nil, err
+			}
+			enabled["engine"] = c
+			starts = append(starts, c.Start)
+		} else {
+			logger.Info("engine collector has no targets (--engine.target, --engine.targets-file, --engine.kubernetes); not running")
+		}
+	}
 	if cache != nil {
 		if gpuCollector != nil {
 			cache.SetGPULister(gpuLister(gpuCollector))
 		}
 		enabled["attribution"] = attribution.NewMetricsCollector(cache)
 		interval := *f.attribution.interval
-		start = func(ctx context.Context) {
+		starts = append(starts, func(ctx context.Context) {
 			cache.Refresh(ctx)
 			go func() {
 				select {
@@ -88,6 +109,11 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 				case <-ctx.Done():
 				}
 			}()
+		})
+	}
+	start := func(ctx context.Context) {
+		for _, s := range starts {
+			s(ctx)
 		}
 	}
 	return collector.NewSet(logger, enabled), start, nil

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,8 +290,19 @@ func value(mfs map[string]*dto.MetricFamily, name, labelName, labelValue string)
 // binary exposes on the fixture node (which exercises every one of them).
 func TestMetricsDocumented(t *testing.T) {
 	// Without the kubelet (none here) the attribution refreshes succeed, so its
-	// last-success timestamp is served too.
-	e := start(t, "--path.sysfs="+fixtureSysfs, "--no-attribution.kubelet")
+	// last-success timestamp is served too; an SGLang page whose families cover
+	// every llm_engine_* one is served as an engine target.
+	page, err := os.ReadFile("../../collector/engine/testdata/sglang-prefill-tp2.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Write(page)
+	}))
+	defer engineSrv.Close()
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--no-attribution.kubelet",
+		"--engine.target="+engineSrv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0")
 	exposed := map[string]bool{}
 	for name := range parse(t, e.scrape(t)) {
 		if strings.HasPrefix(name, "llm_") {

@@ -7,11 +7,9 @@ import (
 	"testing"
 )
 
-// docPath is the engine's metrics reference. It moves to docs/metrics-engine.md
-// when the collector is wired into the binary: the end-to-end test checks
-// every llm_* row of docs/metrics*.md against what the binary serves, and it
-// serves no llm_engine_* family before then.
-const docPath = "../../docs/engine.md"
+// docPath is the engine's metrics reference, a part of the binary's metrics
+// reference (docs/metrics*.md).
+const docPath = "../../docs/metrics-engine.md"
 
 // TestDocsListEveryMapping keeps the engine's metrics reference and the table in
 // step: every (family, source) row of the table is documented and every
