@@ -194,9 +194,12 @@ func TestPushEndToEndPrometheus(t *testing.T) {
 	bin := prometheusBin(t)
 	prom := startPrometheus(t, bin, freeAddr(t))
 
-	// The reference: the same fixture node, pulled.
+	// The reference: the same fixture node, pulled from an exporter that
+	// also pushes (pull and push at once).
+	both := start(t, "--path.sysfs="+fixtureSysfs, "--remote-write.url="+prom.url+"/api/v1/write",
+		"--remote-write.interval=1s", "--remote-write.instance=node-both")
 	pulled := map[string]float64{}
-	for name, mf := range parse(t, start(t, "--path.sysfs="+fixtureSysfs).scrape(t)) {
+	for name, mf := range parse(t, both.scrape(t)) {
 		if !strings.HasPrefix(name, "llm_infiniband_") {
 			continue
 		}
@@ -230,9 +233,10 @@ func TestPushEndToEndPrometheus(t *testing.T) {
 		}
 		v, err := strconv.ParseFloat(s.Value[1].(string), 64)
 		if strings.Contains(k, "__name__=llm_infiniband_read_errors_total") {
-			// Counts an unreadable file at every collection: pushed more often than pulled.
-			if err != nil || v < want {
-				t.Errorf("%s = %v (%v), want at least %v", k, s.Value[1], err, want)
+			// Counts an unreadable file at every collection (and scrape): the
+			// two processes have collected a different number of times.
+			if err != nil || v < 1 || want < 1 {
+				t.Errorf("%s = %v (%v), pulled %v: want both at least 1", k, s.Value[1], err, want)
 			}
 			continue
 		}
@@ -241,13 +245,20 @@ func TestPushEndToEndPrometheus(t *testing.T) {
 		}
 	}
 	// The labels the dashboards select on.
-	port := prom.query(t, `llm_infiniband_port_data_received_bytes_total{device="mlx5_0",port="1"}`)
+	port := prom.query(t, `llm_infiniband_port_data_received_bytes_total{device="mlx5_0",port="1",instance="node-e2e"}`)
 	if len(port) != 1 || port[0].Metric["link_layer"] == "" {
 		t.Errorf("mlx5_0 port 1: %v", port)
 	}
 	// Self-metrics are pushed too.
-	prom.waitQuery(t, `llm_exporter_remote_write_samples_sent_total{url="`+prom.url+`/api/v1/write"} > 0`,
+	prom.waitQuery(t, `llm_exporter_remote_write_samples_sent_total{instance="node-e2e",url="`+prom.url+`/api/v1/write"} > 0`,
 		"samples sent counted", func(r []promSeries) bool { return len(r) == 1 })
+
+	// Pull and push at once: the pusher's self-metrics on /metrics, its series in Prometheus.
+	prom.waitQuery(t, `llm_infiniband_info{instance="node-both",job="llm-node-exporter"}`, "pushed while serving /metrics",
+		func(r []promSeries) bool { return len(r) > 0 })
+	if mfs := parse(t, both.scrape(t)); value(mfs, "llm_exporter_remote_write_samples_sent_total", "url", prom.url+"/api/v1/write") <= 0 {
+		t.Error("llm_exporter_remote_write_samples_sent_total not served on /metrics in pull+push mode")
+	}
 
 	// SIGTERM: final push, then stale markers: the series end at once
 	// instead of lingering for 5 minutes.
