@@ -307,3 +307,18 @@ func TestPushEndToEndReceiverDownThenUp(t *testing.T) {
 	fmt.Fprintf(os.Stderr, "receiver down then up: %d samples, first %.3f (exporter start %.3f, prometheus up %.3f)\n",
 		len(vals), first, float64(startedAt.UnixMilli())/1000, float64(promUp.UnixMilli())/1000)
 }
+
+// --web.listen-address="" without push mode would do nothing: a start-up error.
+func TestEmptyListenAddressNeedsPush(t *testing.T) {
+	out, err := exec.Command(binary, `--web.listen-address=`, "--no-collector.gpu", "--path.sysfs="+fixtureSysfs).CombinedOutput()
+	if err == nil {
+		t.Fatalf("started with neither server nor push:\n%s", out)
+	}
+	if !strings.Contains(string(out), "push mode (--remote-write.url) is then required") {
+		t.Errorf("unclear error:\n%s", out)
+	}
+	out, err = exec.Command(binary, "--no-collector.gpu", "--remote-write.url=ftp://x/").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "want http(s)://host/path") {
+		t.Errorf("bad remote-write URL accepted (%v):\n%s", err, out)
+	}
+}
