@@ -293,9 +293,19 @@ func (e *endpoint) send(ctx context.Context, batch []*unit) {
 		// Cancelled: dropped (buffer full), too old, or shutdown. Whatever
 		// is still queued is sent again or expired by next.
 		e.release()
+	case status == 0 || status >= 500 || status == http.StatusTooManyRequests:
+		// A retryable status whose response could not be read, which the
+		// library does not retry: send it again after the minimum backoff.
+		e.m.retried.Add(float64(n))
+		e.logger.Warn("remote write failed, retrying", "samples", n, "status", status, "err", err)
+		e.release()
+		select {
+		case <-time.After(e.queue.MinBackoff):
+		case <-ctx.Done():
+		}
 	default:
-		// A rejection that retrying cannot fix (4xx other than 429, or an
-		// unreadable response): drop the request.
+		// A rejection that retrying cannot fix (4xx other than 429): drop
+		// the request.
 		e.m.failed.Add(float64(n))
 		switch status {
 		case http.StatusUnauthorized, http.StatusForbidden:

@@ -455,3 +455,28 @@ func TestConfigFile(t *testing.T) {
 		}
 	}
 }
+
+// Samples older than buffer_age are dropped (counted as too_old), the one in
+// flight included, while the receiver keeps failing.
+func TestPushBufferAge(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return true
+	})
+	reg, ticks := tickRegistry()
+	q := fastQueue()
+	q.BufferAge = 200 * time.Millisecond
+	r := startPusher(t, reg, Config{Interval: 20 * time.Millisecond, FlushTimeout: 100 * time.Millisecond,
+		Endpoints: []Endpoint{{URL: rc.srv.URL + "/api/v1/write", Queue: q}}})
+	waitFor(t, 10*time.Second, "40 collections", func() bool { return ticks.Load() >= 40 })
+	// At most 200ms of 20ms collections queued (one sample each), with slack
+	// for a slow machine.
+	if got := counterValue(t, r.ep().queue); got > 20 {
+		t.Errorf("queue %v samples, want about 10 (200ms of 20ms collections)", got)
+	}
+	if got := counterValue(t, r.ep().dropped.WithLabelValues("too_old")); got < 20 {
+		t.Errorf("dropped{too_old} = %v after 40 collections with 200ms of buffer", got)
+	}
+	r.stop(t)
+}
