@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,11 +22,25 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 type promServer struct {
-	url  string
-	logs *syncBuffer
+	url        string
+	logs       *syncBuffer
+	user, pass string // basic auth, when its web config asks for it
+}
+
+func (p *promServer) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p.user != "" {
+		req.SetBasicAuth(p.user, p.pass)
+	}
+	return http.DefaultClient.Do(req)
 }
 
 func freeAddr(t *testing.T) string {
@@ -53,15 +68,31 @@ func prometheusBin(t *testing.T) string {
 
 // startPrometheus runs a real Prometheus with its remote-write receiver on
 // addr and waits until it is ready.
-func startPrometheus(t *testing.T, bin, addr string) *promServer {
+// With user and pass, every endpoint (the receiver included) asks for basic
+// auth, as ARMS does.
+func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+	args := []string{"--config.file=" + cfg, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--web.enable-remote-write-receiver"}
+	p := &promServer{url: "http://" + addr}
+	if len(userPass) == 2 {
+		p.user, p.pass = userPass[0], userPass[1]
+		hash, err := bcrypt.GenerateFromPassword([]byte(p.pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		web := filepath.Join(dir, "web.yml")
+		if err := os.WriteFile(web, []byte("basic_auth_users:\n  "+p.user+": "+string(hash)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--web.config.file="+web)
+	}
+	cmd := exec.Command(bin, args...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -78,9 +109,9 @@ func startPrometheus(t *testing.T, bin, addr string) *promServer {
 			<-done
 		}
 	})
-	p := &promServer{url: "http://" + addr, logs: logs}
+	p.logs = logs
 	for i := 0; i < 300; i++ {
-		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
+		if resp, err := p.get("/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return p
@@ -101,7 +132,7 @@ type promSeries struct {
 // query runs an instant PromQL query.
 func (p *promServer) query(t *testing.T, q string) []promSeries {
 	t.Helper()
-	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	resp, err := p.get("/api/v1/query?query=" + url.QueryEscape(q))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +352,58 @@ func TestEmptyListenAddressNeedsPush(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "want http(s)://host/path") {
 		t.Errorf("bad remote-write URL accepted (%v):\n%s", err, out)
 	}
+}
+
+// The serverless sidecar of docs/push.md: no HTTP server, no node collectors,
+// one vLLM engine on localhost, pushed with basic auth (ARMS: AccessKey ID and
+// secret, the secret from an environment variable) to a Prometheus that
+// requires it; a wrong secret is a clear credentials error.
+func TestPushEndToEndServerlessEngine(t *testing.T) {
+	bin := prometheusBin(t)
+	prom := startPrometheus(t, bin, freeAddr(t), "LTAI-e2e", "ak-secret")
+	page, err := os.ReadFile("../../collector/engine/testdata/vllm-v1-dp2.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Write(page)
+	}))
+	defer engine.Close()
+	t.Setenv("LLM_E2E_AK_SECRET", "ak-secret")
+	t.Setenv("LLM_E2E_WRONG_SECRET", "not-the-secret")
+	args := func(instance, env string) []string {
+		return []string{"--no-collector.infiniband", "--no-attribution", "--engine.target=" + engine.URL + "/metrics",
+			"--remote-write.url=" + prom.url + "/api/v1/write", "--remote-write.interval=1s",
+			"--remote-write.basic-auth.username=LTAI-e2e", "--remote-write.basic-auth.password-env=" + env,
+			"--remote-write.job=qwen3-fc", "--remote-write.instance=" + instance}
+	}
+	e := startPushOnly(t, args("fc-instance-1", "LLM_E2E_AK_SECRET")...)
+	bad := startPushOnly(t, args("fc-instance-2", "LLM_E2E_WRONG_SECRET")...)
+
+	got := prom.waitQuery(t, `llm_engine_requests_running{job="qwen3-fc",instance="fc-instance-1"}`, "both DP ranks pushed",
+		func(r []promSeries) bool { return len(r) == 2 })
+	var vals []string
+	for _, s := range got {
+		vals = append(vals, s.Value[1].(string))
+	}
+	sort.Strings(vals)
+	if strings.Join(vals, " ") != "4 5" {
+		t.Errorf("llm_engine_requests_running = %v, want 4 and 5 (vllm:num_requests_running of the page)", vals)
+	}
+	if r := prom.query(t, `llm_engine_up{job="qwen3-fc",instance="fc-instance-1"}`); len(r) != 1 || r[0].Value[1] != "1" {
+		t.Errorf("llm_engine_up: %v", r)
+	}
+	if r := prom.query(t, `{job="qwen3-fc",instance="fc-instance-2"}`); len(r) != 0 {
+		t.Errorf("pushed with a wrong secret: %d series", len(r))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(bad.logs.String(), "rejected the credentials") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if logs := bad.logs.String(); !strings.Contains(logs, "rejected the credentials") || strings.Contains(logs, "not-the-secret") {
+		t.Errorf("wrong secret: no clear credentials error, or the secret logged:\n%s", logs)
+	}
+	e.stop(t, 15*time.Second)
+	bad.stop(t, 15*time.Second)
 }
