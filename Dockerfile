@@ -4,6 +4,7 @@
 # driver's library at run time (runtimeClassName nvidia or NVIDIA_VISIBLE_DEVICES=all with
 # NVIDIA_DRIVER_CAPABILITIES=utility); go-nvml dlopens it, so the binary builds and starts without it.
 
+# GO_VERSION is the Go release of the build stage (go.mod needs 1.26.8 or later).
 ARG GO_VERSION=1.26
 
 FROM golang:${GO_VERSION}-bookworm AS build

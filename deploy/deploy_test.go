@@ -142,22 +142,6 @@ func daemonSetArgs(t *testing.T, objs []object) []string {
 	return dss[0].Spec.Template.Spec.Containers[0].Args
 }
 
-// pendingEngineFlags drops the --engine.* arguments while the binary lacks them (enginePending).
-func pendingEngineFlags(t *testing.T, args []string) []string {
-	if !enginePending(knownFlag) {
-		return args
-	}
-	var kept []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "--engine.") || strings.HasPrefix(a, "--no-engine.") {
-			t.Logf("the binary has no --engine.* flags yet: not checking %s", a)
-			continue
-		}
-		kept = append(kept, a)
-	}
-	return kept
-}
-
 // acceptedByBinary runs the exporter with the arguments and --help: kingpin rejects an unknown
 // flag, or a repeated non-repeatable one, before it prints the help.
 func acceptedByBinary(t *testing.T, args []string) {
@@ -277,12 +261,7 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
 		}
 	}
-	if !slices.Contains(args, "--engine.target=http://127.0.0.1:30000/metrics,role=prefill") ||
-		!slices.Contains(args, "--engine.targets-file=/etc/llm-node-exporter/engines.yaml") ||
-		!slices.Contains(args, "--engine.passthrough") || !slices.Contains(args, "--engine.body-limit=8MiB") {
-		t.Errorf("engine values not rendered as flags: %q", args)
-	}
-	acceptedByBinary(t, pendingEngineFlags(t, args))
+	acceptedByBinary(t, args)
 	// With every optional group on, every flag of the binary is rendered.
 	for name := range knownFlag {
 		if _, ok := given[name]; !ok && !slices.Contains(builtinFlags, name) {
@@ -295,7 +274,7 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 		t.Errorf("container port %d, want 9900", p)
 	}
 	if ds.Spec.Template.Spec.AutomountServiceAccountToken == nil || !*ds.Spec.Template.Spec.AutomountServiceAccountToken {
-		t.Errorf("rbac.create without the token mounted")
+		t.Errorf("engine.kubernetes without the token mounted")
 	}
 	for _, pm := range ofKind[*monitoringv1.PodMonitor](objs) {
 		if !slices.ContainsFunc(pm.Spec.PodMetricsEndpoints[0].RelabelConfigs, func(rc monitoringv1.RelabelConfig) bool {
@@ -377,6 +356,10 @@ func TestKustomizeEngineDiscovery(t *testing.T) {
 	if !*ds.Spec.Template.Spec.AutomountServiceAccountToken || !*sa.AutomountServiceAccountToken {
 		t.Errorf("engine-discovery must mount the token")
 	}
+	if !slices.Contains(ds.Spec.Template.Spec.Containers[0].Args, "--engine.kubernetes") {
+		t.Errorf("engine-discovery must turn on --engine.kubernetes")
+	}
+	acceptedByBinary(t, ds.Spec.Template.Spec.Containers[0].Args)
 }
 
 // TestKubernetesFiles decodes every file under deploy/kubernetes strictly, whether or not a
@@ -472,6 +455,10 @@ func TestInvariantsCatchMutations(t *testing.T) {
 		"sysfs flag off the mount": func(o []object) {
 			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
 			c.Args = slices.DeleteFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--path.sysfs") })
+		},
+		"engine discovery without RBAC": func(o []object) {
+			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
+			c.Args = append(c.Args, "--engine.kubernetes")
 		},
 		"no resources": func(o []object) {
 			ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{}

@@ -166,9 +166,6 @@ func checkArgs(args []string, known map[string]flag) (map[string][]string, []err
 	var errs []error
 	given := map[string][]string{}
 	for _, a := range args {
-		if enginePending(known) && (strings.HasPrefix(a, "--engine.") || strings.HasPrefix(a, "--no-engine.")) {
-			continue // see enginePending
-		}
 		name, value, hasValue, _, err := parseArg(a)
 		if err != nil {
 			errs = append(errs, err)
@@ -200,14 +197,6 @@ func checkArgs(args []string, known map[string]flag) (map[string][]string, []err
 		given[name] = append(given[name], value)
 	}
 	return given, errs
-}
-
-// enginePending: the chart exposes --engine.*, but the binary registers the engine collector's
-// flags only once it is wired into main. Until then those arguments are not checked (the tests
-// log them); once `--help-long` lists --engine.target they are checked like every other.
-func enginePending(known map[string]flag) bool {
-	_, ok := known["engine.target"]
-	return !ok
 }
 
 // checkDaemonSet checks what the exporter needs of its pod: see docs/install.md.
@@ -403,6 +392,22 @@ func checkObjects(objs []object, known map[string]flag, rules []*monitoringv1.Pr
 		if len(crb.Subjects) != 1 || crb.Subjects[0].Name != ds.Spec.Template.Spec.ServiceAccountName || crb.Subjects[0].Namespace != ds.Namespace {
 			errs = append(errs, fmt.Errorf("ClusterRoleBinding %s does not bind the DaemonSet's ServiceAccount %s/%s: %+v", crb.Name, ds.Namespace, ds.Spec.Template.Spec.ServiceAccountName, crb.Subjects))
 		}
+	}
+
+	// --engine.kubernetes lists pods through the API server: the token and the ClusterRole must be
+	// there; without it neither may be.
+	var args []string
+	if cs := ds.Spec.Template.Spec.Containers; len(cs) > 0 {
+		args = cs[0].Args
+	}
+	discovery := slices.Contains(args, "--engine.kubernetes")
+	token := ds.Spec.Template.Spec.AutomountServiceAccountToken == nil || *ds.Spec.Template.Spec.AutomountServiceAccountToken
+	roles := len(ofKind[*rbacv1.ClusterRole](objs)) + len(ofKind[*rbacv1.ClusterRoleBinding](objs))
+	if discovery && (!token || roles != 2) {
+		errs = append(errs, fmt.Errorf("--engine.kubernetes without the token (%v) or the ClusterRole and its binding (%d objects)", token, roles))
+	}
+	if !discovery && roles > 0 {
+		errs = append(errs, fmt.Errorf("RBAC granted without --engine.kubernetes"))
 	}
 
 	var svcLabels map[string]string

@@ -28,6 +28,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: llm-node-exporter
 {{- end }}
 
+{{/* The ServiceAccount needs pods get/list/watch and its token for --engine.kubernetes. */}}
+{{- define "llm-node-exporter.rbac" -}}
+{{- if or .Values.rbac.create .Values.flags.engine.kubernetes }}true{{ end }}
+{{- end }}
+
 {{- define "llm-node-exporter.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "llm-node-exporter.fullname" .) .Values.serviceAccount.name }}
@@ -80,15 +85,25 @@ app.kubernetes.io/part-of: llm-node-exporter
 {{- range $f.attribution.gpuResourcePrefix }}
 - {{ printf "--attribution.gpu-resource-prefix=%v" (.) | quote }}
 {{- end }}
-{{- if or $f.engine.targets $f.engine.targetsFile }}
-{{- range $f.engine.targets }}
+- {{ include "llm-node-exporter.bool" (dict "name" "collector.engine" "value" $f.collector.engine.enabled) }}
+{{- $e := $f.engine }}
+{{- if or $e.targets $e.targetsFile $e.kubernetes }}
+{{- range $e.targets }}
 - {{ printf "--engine.target=%v" (.) | quote }}
 {{- end }}
-- {{ printf "--engine.targets-file=%v" ($f.engine.targetsFile) | quote }}
-- {{ printf "--engine.targets-file.refresh-interval=%v" ($f.engine.targetsFileRefreshInterval) | quote }}
-- {{ printf "--engine.timeout=%v" ($f.engine.timeout) | quote }}
-- {{ printf "--engine.body-limit=%v" ($f.engine.bodyLimit) | quote }}
-- {{ include "llm-node-exporter.bool" (dict "name" "engine.passthrough" "value" $f.engine.passthrough) }}
+- {{ printf "--engine.targets-file=%v" ($e.targetsFile) | quote }}
+- {{ printf "--engine.targets-file.refresh-interval=%v" ($e.targetsFileRefreshInterval) | quote }}
+- {{ printf "--engine.timeout=%v" ($e.timeout) | quote }}
+- {{ printf "--engine.body-limit=%v" ($e.bodyLimit) | quote }}
+- {{ include "llm-node-exporter.bool" (dict "name" "engine.passthrough" "value" $e.passthrough) }}
+- {{ include "llm-node-exporter.bool" (dict "name" "engine.kubernetes" "value" $e.kubernetes) }}
+{{- /* Empty: the binary reads NODE_NAME, set from the downward API below. */}}
+{{- with $e.nodeName }}
+- {{ printf "--engine.node-name=%v" . | quote }}
+{{- end }}
+{{- with $e.kubeconfig }}
+- {{ printf "--engine.kubeconfig=%v" . | quote }}
+{{- end }}
 {{- end }}
 {{- $rw := $f.remoteWrite }}
 {{- if or $rw.urls $rw.configFile }}
