@@ -16,6 +16,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -459,6 +460,9 @@ func TestInvariantsCatchMutations(t *testing.T) {
 		"engine discovery without RBAC": func(o []object) {
 			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
 			c.Args = append(c.Args, "--engine.kubernetes")
+		},
+		"memory limit below the RSS": func(o []object) {
+			ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("32Mi")
 		},
 		"no resources": func(o []object) {
 			ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
