@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
@@ -39,11 +38,11 @@ type Config struct {
 	Attributor Attributor
 	// Kubernetes discovery of the annotated engine pods of NodeName
 	// (--engine.kubernetes). KubeClient is built from Kubeconfig (in-cluster
-	// when empty) unless set (tests set a fake).
+	// when empty) unless set (tests point one at a fake API server).
 	Kubernetes bool
 	NodeName   string
 	Kubeconfig string
-	KubeClient kubernetes.Interface
+	KubeClient *KubeClient
 }
 
 // Attributor supplies pod labels for a target from the exporter's attribution
