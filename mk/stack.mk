@@ -36,7 +36,7 @@ demo-stack: $(BINARY) $(FAKENVML) $(DEMO_PROC) $(PROMETHEUS_BIN)
 	  "    static_configs: [{targets: [\"127.0.0.1:$$v\"], labels: {namespace: llm, pod: vllm-0, node: fixture-node, region: demo}}]" \
 	  > $(STACK_DEMO_DIR)/prometheus.yml; \
 	pages=collector/engine/testdata; dir=$(STACK_DEMO_DIR); pids=; \
-	stop() { trap - INT TERM EXIT; echo; echo "stopping: $$pids"; kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; exit 0; }; \
+	stop() { trap - INT TERM EXIT; echo; echo "stopping the stack (logs in $$dir/)"; kill $$pids 2>/dev/null; wait $$pids 2>/dev/null; exit 0; }; \
 	trap stop INT TERM EXIT; \
 	$$dir/fake-engines -kubelet-socket $$dir/kubelet.sock \
 	  -engine 127.0.0.1:$$p=$$pages/sglang-prefill-tp2.txt -engine 127.0.0.1:$$d=$$pages/sglang-decode-dp2.txt \
@@ -58,4 +58,4 @@ demo-stack: $(BINARY) $(FAKENVML) $(DEMO_PROC) $(PROMETHEUS_BIN)
 	echo "  targets:           http://$(STACK_PROM_ADDR)/targets"; \
 	echo "  engine down / up:  curl http://127.0.0.1:$$d/down , curl http://127.0.0.1:$$d/up"; \
 	echo "Ctrl-C stops everything."; \
-	wait -n $$pids; [ $$? -gt 128 ] || echo "a process of the stack exited; see $$dir/*.log"; stop
+	wait -n $$pids; stop

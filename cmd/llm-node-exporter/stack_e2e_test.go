@@ -5,7 +5,9 @@ package main
 // pages, the fake kubelet, the exporter on the fixture node (a copy of
 // testdata/sys, the fake 8-GPU NVML, engineProc's /proc) with the three
 // engines as --engine.target, and a real Prometheus scraping the exporter and
-// the engines every second with the committed rules/ and alerts/ loaded. Only
+// the engines every second with the committed rules/ and alerts/ loaded;
+// small static kube-state-metrics, node_exporter, cAdvisor and load-balancer
+// pages stand in for the other sources the mixin joins with. Only
 // the alerts' `for:` durations are shortened (to 2s) in a temporary copy; see
 // docs/e2e.md for why the rate windows are kept. `make test-stack-e2e`
 // (mk/stack.mk) builds prometheus from mixin/go.mod and passes PROMETHEUS_BIN.
@@ -198,12 +200,6 @@ var stackExceptions = []struct {
 	{regexp.MustCompile(`engine_iteration_tokens`), "vllm:iteration_tokens_total: not on the vllm-v1-dp2 page"},
 	{regexp.MustCompile(`namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu`),
 		"SGLang pages count generation tokens per engine (no dp_rank); the vLLM pod, whose page has one per DP rank, holds none of the 8 fake GPUs"},
-	// Sources outside this stack:
-	{regexp.MustCompile(`(^|[^a-z_])(namespace_workload|node_namespace_workload_pod|namespace_workload_pod|node_namespace_app_role):`),
-		"joins with kube-state-metrics (kube_pod_owner, kube_replicaset_owner, kube_pod_info): not in this stack"},
-	{regexp.MustCompile(`node:node_infiniband_`), "node_exporter's node_infiniband_*: not in this stack"},
-	{regexp.MustCompile(`glm_watched_endpoints`), "the in-house load balancer's glm_watched_endpoints: not in this stack"},
-	{regexp.MustCompile(`container_network_`), "cAdvisor's container_network_*: not in this stack"},
 	// Dashboard queries of states the fixture node does not have:
 	{regexp.MustCompile(`llm_gpu_gpm_supported\{[^}]*\} == 0`), "every fake H100 supports GPM"},
 }
@@ -298,9 +294,27 @@ func TestStackEndToEnd(t *testing.T) {
 		return fmt.Sprintf(`  - job_name: %s
     static_configs:
       - targets: [%q]
-        labels: {namespace: llm, pod: %s, node: fixture-node}
+        labels: {namespace: llm, pod: %s, node: fixture-node, region: e2e}
 `, job, e.host(), pod)
 	}
+	// The other sources the mixin joins with, as small static pages.
+	pageJob := func(job, labels, page string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			w.Write([]byte(page))
+		}))
+		t.Cleanup(srv.Close)
+		return fmt.Sprintf(`  - job_name: %s
+    honor_labels: true
+    static_configs:
+      - targets: [%q]
+        labels: {%s}
+`, job, strings.TrimPrefix(srv.URL, "http://"), labels)
+	}
+	others := pageJob("kube-state-metrics", "region: e2e", kubeStateMetricsPage) +
+		pageJob("node-exporter", "region: e2e, node: fixture-node", nodeExporterPage) +
+		pageJob("kubelet", "region: e2e, node: fixture-node", cadvisorPage) +
+		pageJob("llm/glm-lb", "region: e2e", loadBalancerPage)
 	cfg := `global:
   scrape_interval: 1s
   scrape_timeout: 900ms
@@ -315,13 +329,13 @@ scrape_configs:
         labels: {node: fixture-node, region: e2e}
 ` + engineJob("llm/sglang-prefill", "sglang-prefill-0", prefill) +
 		engineJob("llm/sglang-decode", "sglang-decode-0", decode) +
-		engineJob("llm/vllm", "vllm-0", vllm)
+		engineJob("llm/vllm", "vllm-0", vllm) + others
 	p := startStackPrometheus(t, bin, dir, cfg)
 
 	// Every target up, then a few more evaluations so that every rate has
 	// two samples and every recorded series its inputs.
-	p.waitQuery(t, `count(up == 1)`, "4 targets up", func(s []promSeries) bool {
-		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "4"
+	p.waitQuery(t, `count(up == 1)`, "8 targets up", func(s []promSeries) bool {
+		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "8"
 	})
 	waitFor(t, 30*time.Second, "GPM series in Prometheus", func() bool {
 		return len(p.query(t, `llm_gpu_tensor_active_ratio`)) == 8
@@ -520,6 +534,56 @@ scrape_configs:
 		}
 	})
 }
+
+// kube-state-metrics: the SGLang pods owned by ReplicaSets of the Deployments
+// sglang-prefill and sglang-decode (app sglang, roles from the names), on the fixture node.
+const kubeStateMetricsPage = `# TYPE kube_pod_owner gauge
+kube_pod_owner{namespace="llm",pod="sglang-prefill-0",owner_kind="ReplicaSet",owner_name="sglang-prefill-5d8f7c9b4",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="sglang-decode-0",owner_kind="ReplicaSet",owner_name="sglang-decode-6b9c4d8f5",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="vllm-0",owner_kind="ReplicaSet",owner_name="vllm-7f6d5c4b3",owner_is_controller="true"} 1
+# TYPE kube_replicaset_owner gauge
+kube_replicaset_owner{namespace="llm",replicaset="sglang-prefill-5d8f7c9b4",owner_kind="Deployment",owner_name="sglang-prefill",owner_is_controller="true"} 1
+kube_replicaset_owner{namespace="llm",replicaset="sglang-decode-6b9c4d8f5",owner_kind="Deployment",owner_name="sglang-decode",owner_is_controller="true"} 1
+kube_replicaset_owner{namespace="llm",replicaset="vllm-7f6d5c4b3",owner_kind="Deployment",owner_name="vllm",owner_is_controller="true"} 1
+# TYPE kube_pod_info gauge
+kube_pod_info{namespace="llm",pod="sglang-prefill-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.10"} 1
+kube_pod_info{namespace="llm",pod="sglang-decode-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.11"} 1
+kube_pod_info{namespace="llm",pod="vllm-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.12"} 1
+`
+
+// node_exporter's InfiniBand collector on the fixture node: two HCAs.
+const nodeExporterPage = `# TYPE node_infiniband_port_data_received_bytes_total counter
+node_infiniband_port_data_received_bytes_total{device="mlx5_0",port="1"} 1.2e+12
+node_infiniband_port_data_received_bytes_total{device="mlx5_4",port="1"} 3.4e+12
+# TYPE node_infiniband_port_data_transmitted_bytes_total counter
+node_infiniband_port_data_transmitted_bytes_total{device="mlx5_0",port="1"} 2.1e+12
+node_infiniband_port_data_transmitted_bytes_total{device="mlx5_4",port="1"} 4.3e+12
+# TYPE node_infiniband_port_packets_received_total counter
+node_infiniband_port_packets_received_total{device="mlx5_0",port="1"} 3e+08
+node_infiniband_port_packets_received_total{device="mlx5_4",port="1"} 8e+08
+# TYPE node_infiniband_port_packets_transmitted_total counter
+node_infiniband_port_packets_transmitted_total{device="mlx5_0",port="1"} 5e+08
+node_infiniband_port_packets_transmitted_total{device="mlx5_4",port="1"} 9e+08
+# TYPE node_infiniband_port_transmit_wait_total counter
+node_infiniband_port_transmit_wait_total{device="mlx5_0",port="1"} 12345
+node_infiniband_port_transmit_wait_total{device="mlx5_4",port="1"} 67890
+`
+
+// cAdvisor (the kubelet's /metrics/cadvisor): the pods' network.
+const cadvisorPage = `# TYPE container_network_receive_bytes_total counter
+container_network_receive_bytes_total{namespace="llm",pod="sglang-prefill-0",interface="eth0"} 5e+09
+container_network_receive_bytes_total{namespace="llm",pod="sglang-decode-0",interface="eth0"} 6e+09
+# TYPE container_network_transmit_bytes_total counter
+container_network_transmit_bytes_total{namespace="llm",pod="sglang-prefill-0",interface="eth0"} 7e+09
+container_network_transmit_bytes_total{namespace="llm",pod="sglang-decode-0",interface="eth0"} 8e+09
+`
+
+// The in-house load balancer's watched endpoints ("ip:port[:dp_rank]").
+const loadBalancerPage = `# TYPE glm_watched_endpoints gauge
+glm_watched_endpoints{pool="prefill",exported_endpoint="10.1.0.10:30000"} 1
+glm_watched_endpoints{pool="decode",exported_endpoint="10.1.0.11:30001:0"} 1
+glm_watched_endpoints{pool="decode",exported_endpoint="10.1.0.11:30001:1"} 1
+`
 
 type panelQuery struct{ title, expr string }
 
