@@ -4,7 +4,7 @@
 // pod (namespace, pod, container), role and DP rank.
 //
 // Targets come from --engine.target flags, a file_sd file re-read when it
-// changes, and (--engine.kubernetes) an informer on the annotated pods of the
+// changes, and (--engine.kubernetes) a list+watch of the annotated pods of the
 // node. Every target is scraped concurrently within its own timeout and
 // body limit; a dead, slow, huge or garbage target costs only its own series
 // and is counted in llm_engine_scrape_errors_total{reason}.
