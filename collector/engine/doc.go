@@ -1,6 +1,6 @@
 // Package engine scrapes the inference engines (SGLang, vLLM) running on the
 // node at collection time and re-exports their metrics in one normalised
-// llm_engine_* schema (docs/schema.md, docs/engine.md), joined to the
+// llm_engine_* schema (docs/schema.md, docs/metrics-engine.md), joined to the
 // pod (namespace, pod, container), role and DP rank.
 //
 // Targets come from --engine.target flags, a file_sd file re-read when it
