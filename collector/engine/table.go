@@ -72,7 +72,7 @@ type mapping struct {
 }
 
 // table is THE normalisation table: every engine family the exporter
-// understands, old names included. docs/engine.md documents each row;
+// understands, old names included. docs/metrics-engine.md documents each row;
 // TestDocsListEveryMapping keeps the two in step.
 var table = []mapping{
 	// Latency histograms.
