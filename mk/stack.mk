@@ -52,10 +52,11 @@ demo-stack: $(BINARY) $(FAKENVML) $(DEMO_PROC) $(PROMETHEUS_BIN)
 	  --web.listen-address=$(STACK_PROM_ADDR) >$$dir/prometheus.log 2>&1 & pids="$$pids $$!"; \
 	echo "llm-node-exporter stack on the fixture node (logs in $$dir/):"; \
 	echo "  exporter metrics:  http://$(DEMO_ADDR)/metrics"; \
-	echo "  Prometheus:        http://$(STACK_PROM_ADDR)/graph"; \
-	echo "  alerts:            http://$(STACK_PROM_ADDR)/alerts"; \
-	echo "  rules:             http://$(STACK_PROM_ADDR)/rules"; \
-	echo "  targets:           http://$(STACK_PROM_ADDR)/targets"; \
+	echo "  Prometheus alerts: http://$(STACK_PROM_ADDR)/api/v1/alerts"; \
+	echo "  rules:             http://$(STACK_PROM_ADDR)/api/v1/rules"; \
+	echo "  targets:           http://$(STACK_PROM_ADDR)/api/v1/targets"; \
+	echo "  a query:           http://$(STACK_PROM_ADDR)/api/v1/query?query=pod_dp_rank:engine_requests_running:max"; \
+	echo "  (this prometheus is a plain go build: no web UI assets; the HTTP API and Grafana with dashboards/*.json work)"; \
 	echo "  engine down / up:  curl http://127.0.0.1:$$d/down , curl http://127.0.0.1:$$d/up"; \
 	echo "Ctrl-C stops everything."; \
 	wait -n $$pids; stop
