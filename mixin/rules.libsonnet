@@ -42,6 +42,14 @@ local p = import 'lib/promql.libsonnet';
     % [e, c.engineJobRegex, c.engineJobRegex],
 
   local rawSel(src, names, suffix='', extra=[]) = p.selector(p.suffixed(names, suffix), [sources[src].sel] + extra),
+  // One metric under several names (an engine's current name, then the names it had
+  // before): a page serving both would give two series with one label set apart from
+  // __name__ (duplicates once rate() drops the name, or a double count in a sum). `or`
+  // matches on the labels without __name__, so it keeps only the preferred name's series.
+  local preferred(src, names, suffix='', extra=[], wrap=function(sel) sel) =
+    if std.length(names) == 1 then wrap(rawSel(src, names, suffix, extra))
+    else '(%s)' % std.join(' or ', [wrap(rawSel(src, [n], suffix, extra)) for n in names]),
+  local rateOf(src, names, suffix, extra=[]) = preferred(src, names, suffix, extra, function(sel) 'rate(%s[%s])' % [sel, w]),
 
   // ---------------------------------------------------------------- engine histograms
   // norm: normalised name; extra: labels kept besides the level; inputs: per source metric names
@@ -100,7 +108,7 @@ local p = import 'lib/promql.libsonnet';
     record: 'pod:%s_%s:rate%s' % [h.norm, part, w],
     expr: 'sum by (%s) (%s)' % [
       p.by(podByRaw + h.extra),
-      relabel(sources[inp.src].dedup('rate(%s[%s])' % [rawSel(inp.src, inp.names, '_' + part), w])),
+      relabel(sources[inp.src].dedup(rateOf(inp.src, inp.names, '_' + part))),
     ],
     labels: { engine: sources[inp.src].engine } + std.get(inp, 'labels', {}),
   },
@@ -108,7 +116,7 @@ local p = import 'lib/promql.libsonnet';
     record: 'job:%s_bucket:rate%s' % [h.norm, w],
     expr: 'sum by (%s) (%s)' % [
       p.by(jobByRaw + h.extra + ['le']),
-      relabel(sources[inp.src].dedup('rate(%s[%s])' % [rawSel(inp.src, inp.names, '_bucket'), w])),
+      relabel(sources[inp.src].dedup(rateOf(inp.src, inp.names, '_bucket'))),
     ],
     labels: { engine: sources[inp.src].engine } + std.get(inp, 'labels', {}),
   },
@@ -140,7 +148,7 @@ local p = import 'lib/promql.libsonnet';
     [
       {
         record: 'job:%s_%s:rate%s' % [h.norm, part, w],
-        expr: 'sum by (%s) (%s)' % [p.by(jobByRaw), relabel('rate(%s[%s])' % [rawSel(inp.src, inp.names, '_' + part), w])],
+        expr: 'sum by (%s) (%s)' % [p.by(jobByRaw), relabel(rateOf(inp.src, inp.names, '_' + part))],
         labels: { engine: sources[inp.src].engine },
       }
       for part in ['sum', 'count']
@@ -167,7 +175,7 @@ local p = import 'lib/promql.libsonnet';
         record: 'pod:%s:rate%s' % [k.norm, w],
         expr: 'sum by (%s) (%s)' % [
           p.by(podByRaw + k.extra),
-          relabel(sources[inp.src].dedup('rate(%s[%s])' % [rawSel(inp.src, inp.names, '', std.get(inp, 'match', [])), w])),
+          relabel(sources[inp.src].dedup(rateOf(inp.src, inp.names, '', std.get(inp, 'match', [])))),
         ],
         labels: { engine: sources[inp.src].engine },
       }
@@ -191,7 +199,7 @@ local p = import 'lib/promql.libsonnet';
     [
       {
         record: 'pod:%s:%s' % [g.norm, op],
-        expr: '%s by (%s) (%s)' % [op, p.by(podByRaw), relabel(sources[inp.src].dedup(rawSel(inp.src, inp.names)))],
+        expr: '%s by (%s) (%s)' % [op, p.by(podByRaw), relabel(sources[inp.src].dedup(preferred(inp.src, inp.names)))],
         labels: { engine: sources[inp.src].engine },
       }
       for op in ['sum', 'max']
@@ -200,7 +208,7 @@ local p = import 'lib/promql.libsonnet';
     + [
       {
         record: 'pod_dp_rank:%s:max' % g.norm,
-        expr: 'max by (%s) (%s)' % [p.by(podByRaw + ['dp_rank']), relabel(sources[inp.src].rank(sources[inp.src].dedup(rawSel(inp.src, inp.names))))],
+        expr: 'max by (%s) (%s)' % [p.by(podByRaw + ['dp_rank']), relabel(sources[inp.src].rank(sources[inp.src].dedup(preferred(inp.src, inp.names))))],
         labels: { engine: sources[inp.src].engine },
       }
       for inp in g.inputs
@@ -213,7 +221,7 @@ local p = import 'lib/promql.libsonnet';
     [
       {
         record: 'pod:engine_dp_ranks:count',
-        expr: 'count by (%s) (%s)' % [p.by(podByRaw), relabel(sources[inp.src].dedup(rawSel(inp.src, inp.names)))],
+        expr: 'count by (%s) (%s)' % [p.by(podByRaw), relabel(sources[inp.src].dedup(preferred(inp.src, inp.names)))],
         labels: { engine: sources[inp.src].engine },
       }
       for inp in gauges[0].inputs

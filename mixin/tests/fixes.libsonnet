@@ -17,7 +17,13 @@ local fixture = import 'fixture.libsonnet';
     counter('llm_engine_time_to_first_token_seconds_count', exL { dp_rank: '1' }, 6),
     gauge('llm_gpu_utilization_ratio', gpuL { gpu: '0', uuid: 'GPU-0' }, 0.5),
     gauge('llm_gpu_utilization_ratio', gpuL { gpu: '1', uuid: 'GPU-1' }, 0.7),
+    // A vLLM page that serves a metric under its current and its deprecated name.
+    counter('vllm:inter_token_latency_seconds_sum', renL, 1),
+    counter('vllm:time_per_output_token_seconds_sum', renL, 1),
+    gauge('vllm:kv_cache_usage_perc', renL, 0.4),
+    gauge('vllm:gpu_cache_usage_perc', renL, 0.4),
   ],
+  local renL = { region: 'r1', namespace: 'ns1', job: 'ns1/rename-vllm', pod: 'rename-vllm-0', model_name: 'm' },
   local P = 'region="r1", namespace="ns1", app="chat"',
 
   fixesTest:: {
@@ -40,6 +46,10 @@ local fixture = import 'fixture.libsonnet';
           expr: 'count((%s) != (%s))' % [seed, seed],
           exp_samples: [{ labels: '{}', value: 1 }],
         },
+        // Renamed metrics: a page serving both names counts once (rate() drops the names, so
+        // a plain name regex made two series with one label set and failed the rule).
+        near('pod:engine_inter_token_latency_seconds_sum:rate1m{pod="rename-vllm-0"}', '0.06666666666666667'),
+        near('pod:engine_kv_cache_usage_ratio:sum{pod="rename-vllm-0"}', '0.4'),
         // TP de-duplication: chat-decode-0 exports decode_waiting from TP ranks 0,1 (DP0) and 2,3 (DP1);
         // requests per step 4+4+0+3 = 11 and 4+4+1+3 = 12, counted once: 23/15 per second.
         near('pod:engine_stage_latency_seconds_count:rate1m{pod="chat-decode-0", stage="decode_waiting"}', '1.5333333333333334'),
