@@ -488,11 +488,9 @@ scrape_configs:
 			labels map[string]string
 		}
 		faults := []fault{
-			// Not pod/role: about 3 s after the loss the exporter serves the
-			// lost GPU's series without its pod labels (the attribution refresh
-			// drops them; docs/e2e.md), so with the shortened for: the alert
-			// fires on either label set, depending on timing.
-			{"LLMGPULost", map[string]string{"gpu": "6", "uuid": fakeUUID(6), "node": "fixture-node"}},
+			// A lost GPU keeps its attribution (the gpu collector lists it with
+			// its last identity and processes), so the alert names the pod.
+			{"LLMGPULost", map[string]string{"gpu": "6", "uuid": fakeUUID(6), "node": "fixture-node", "pod": "sglang-decode-0", "role": "decode", "dp_rank": "2"}},
 			{"LLMEngineDown", map[string]string{"pod": "sglang-decode-0", "job": "llm/sglang-decode"}},
 			{"LLMEngineDown", map[string]string{"pod": "sglang-decode-0", "job": "llm-node-exporter"}},
 			{"LLMInfiniBandPortDown", map[string]string{"device": "mlx5_0", "pod": "sglang-prefill-0"}},

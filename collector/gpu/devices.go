@@ -30,25 +30,50 @@ func (c *Collector) Devices() ([]DeviceProcesses, error) {
 	}
 	out := make([]DeviceProcesses, 0, count)
 	for i := 0; i < count; i++ {
-		dev, ret := c.lib.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS {
-			continue // a lost GPU: Update reports it
+		if d, ok := c.deviceProcesses(i); ok {
+			out = append(out, d)
 		}
-		d := DeviceProcesses{Index: i}
-		if d.UUID, ret = dev.GetUUID(); ret != nvml.SUCCESS {
-			continue
-		}
-		if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
-			d.BusID = busID(pci)
-		}
-		if procs, ret := dev.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
-			for _, p := range procs {
-				d.PIDs = append(d.PIDs, int(p.Pid))
-			}
-		}
-		out = append(out, d)
 	}
 	return out, nil
+}
+
+// deviceProcesses reads one GPU's identity and compute PIDs. A GPU that does
+// not answer (lost, or failing) is listed with what was last read of it, so
+// that its series, llm_gpu_up=0 above all, keep their pod and rank labels
+// while it is gone; a GPU never read is left out.
+func (c *Collector) deviceProcesses(i int) (DeviceProcesses, bool) {
+	st := c.devices[i]
+	last := func() (DeviceProcesses, bool) {
+		if st == nil || st.uuid == "" {
+			return DeviceProcesses{}, false
+		}
+		return DeviceProcesses{Index: i, UUID: st.uuid, BusID: st.busID, PIDs: st.pids}, true
+	}
+	dev, ret := c.lib.DeviceGetHandleByIndex(i)
+	if ret != nvml.SUCCESS {
+		return last()
+	}
+	d := DeviceProcesses{Index: i}
+	if d.UUID, ret = dev.GetUUID(); ret != nvml.SUCCESS {
+		return last()
+	}
+	if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
+		d.BusID = busID(pci)
+	}
+	procs, ret := dev.GetComputeRunningProcesses()
+	if ret != nvml.SUCCESS {
+		if prev, ok := last(); ok && prev.UUID == d.UUID {
+			d.PIDs = prev.PIDs
+		}
+		return d, true
+	}
+	for _, p := range procs {
+		d.PIDs = append(d.PIDs, int(p.Pid))
+	}
+	if st != nil && st.uuid == d.UUID {
+		st.pids = d.PIDs
+	}
+	return d, true
 }
 
 type nvmlError struct {

@@ -83,6 +83,7 @@ type Collector struct {
 type deviceState struct {
 	uuid, name, busID string
 	stale             bool     // re-read the identity when the GPU answers again
+	pids              []int    // compute processes last seen, for attribution while it is lost
 	labels            []string // gpu, uuid, attribution...
 }
 

@@ -569,3 +569,33 @@ func TestLostGPUKeepsItsLabelsAndBacksOff(t *testing.T) {
 		t.Error("GPU did not come back")
 	}
 }
+
+// TestDevicesKeepALostGPU: a GPU lost after it was read stays in the list
+// given to attribution, with its last identity and processes, so its
+// llm_gpu_up=0 keeps the pod and rank labels.
+func TestDevicesKeepALostGPU(t *testing.T) {
+	s := mockNode()
+	lost := false
+	handle := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 2 && lost {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return handle(i)
+	}
+	c := NewWithInterface(s, Config{}, quiet)
+	defer c.Close()
+	families(t, c) // the collector reads every GPU's identity
+	before, err := c.Devices()
+	if err != nil || len(before) != 8 {
+		t.Fatalf("Devices() = %d, %v", len(before), err)
+	}
+	lost = true
+	after, err := c.Devices()
+	if err != nil || len(after) != 8 {
+		t.Fatalf("with GPU 2 lost: Devices() = %d, %v; want all 8", len(after), err)
+	}
+	if after[2].UUID != before[2].UUID || len(after[2].PIDs) != 2 || after[2].PIDs[0] != before[2].PIDs[0] {
+		t.Errorf("lost GPU 2 = %+v, want its last identity and PIDs %+v", after[2], before[2])
+	}
+}
