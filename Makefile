@@ -1,5 +1,5 @@
 # llm-node-exporter — build, demo and test entry points.
-# `make demo` runs the exporter on the bundled fixture node; `make test` runs every test CI runs.
+# `make demo` runs the whole stack on the bundled fixture node; `make test` runs every test CI runs.
 
 GO       ?= go
 CACHE    := .cache
@@ -25,7 +25,7 @@ GENERATE_TARGETS := fixture golden
 # those lists.
 -include mk/*.mk
 
-.PHONY: all build demo test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband fuzz clean
+.PHONY: all build demo demo-exporter test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband fuzz clean
 
 all: build
 
@@ -53,10 +53,15 @@ $(DEMO_PROC): $(shell find attribution/testdata/proc -type f 2>/dev/null)
 	  cp -a $@/$$from $@/$$pid && sed -i "s/^[0-9]* /$$pid /" $@/$$pid/stat; \
 	done
 
-# The exporter on the bundled fixture node: the sysfs of testdata/sys (8 IB + 2 RoCE
-# ports), 8 H100s served by the fake NVML library, engine processes in $(DEMO_PROC);
-# no kubelet outside Kubernetes, so pod names stay empty.
-demo: $(BINARY) $(FAKENVML) $(DEMO_PROC)
+# The README's run command: the whole stack on the fixture node (mk/stack.mk): fake
+# SGLang/vLLM engines and kubelet, the exporter, and a real Prometheus with the rules
+# and alerts, printing the URLs to open; Ctrl-C stops it all.
+demo: demo-stack
+
+# The exporter alone on the bundled fixture node: the sysfs of testdata/sys (8 IB + 2
+# RoCE ports), 8 H100s served by the fake NVML library, engine processes in
+# $(DEMO_PROC); no kubelet, so pod names stay empty.
+demo-exporter: $(BINARY) $(FAKENVML) $(DEMO_PROC)
 	@echo "llm-node-exporter on the fixture node: open http://$(DEMO_ADDR)/metrics"
 	./$(BINARY) --web.listen-address=$(DEMO_ADDR) --path.sysfs=testdata/sys --path.procfs=$(DEMO_PROC) \
 	  --collector.gpu.nvml-library=$(FAKENVML) --no-attribution.kubelet
