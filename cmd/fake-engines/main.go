@@ -1,12 +1,14 @@
-// Command fake-engines serves engine fixture pages (collector/engine/testdata) on loopback, one
-// listener per engine, for `make demo-stack`: the exporter's engine collector and Prometheus scrape
-// them as if they were SGLang and vLLM servers. A page can be switched "down" (503) and back at run
+// Command fake-engines serves engine fixture pages (collector/engine/testdata, and
+// cmd/llm-node-exporter/testdata/engines for pages with families those leave out) on loopback,
+// one listener per engine, for `make demo-stack` (SGLang prefill and decode, vLLM V1 and V0): the
+// exporter's engine collector and Prometheus scrape them as if they were SGLang and vLLM servers. A page can be switched "down" (503) and back at run
 // time with GET /down and GET /up on its listener, to watch LLMEngineDown fire and resolve.
 // With -kubelet-socket it also serves the kubelet's pod-resources API there, as the end-to-end
 // tests' fake kubelet does: pod llm/sglang-prefill-0 holds the fake NVML's GPUs 0-3 and
 // llm/sglang-decode-0 GPUs 4-7, so that GPU and InfiniBand series carry pod, role and dp_rank.
 //
-//	fake-engines -engine 127.0.0.1:30000=collector/engine/testdata/sglang-prefill-tp2.txt ...
+//	fake-engines -engine 127.0.0.1:30000=collector/engine/testdata/sglang-prefill-tp2.txt \
+//	  -engine 127.0.0.1:30002=cmd/llm-node-exporter/testdata/engines/vllm-v1-dp2.txt ...
 package main
 
 import (

@@ -1,9 +1,10 @@
 package main
 
 // The whole stack end to end, on loopback: fake SGLang prefill (TP2) and
-// decode (DP2) engines and a vLLM V1 (DP2) engine serving the engine fixture
-// pages, the fake kubelet, the exporter on the fixture node (a copy of
-// testdata/sys, the fake 8-GPU NVML, engineProc's /proc) with the three
+// decode (DP2) engines, a vLLM V1 (DP2) engine and a vLLM V0 engine serving
+// engine fixture pages (collector/engine/testdata, and testdata/engines for a
+// V1 page with the request-size and iteration histograms), the fake kubelet, the exporter on the fixture node (a copy of
+// testdata/sys, the fake 8-GPU NVML, engineProc's /proc) with the four
 // engines as --engine.target, and a real Prometheus scraping the exporter and
 // the engines every second with the committed rules/ and alerts/ loaded;
 // small static kube-state-metrics, node_exporter, cAdvisor and load-balancer
@@ -38,9 +39,18 @@ type fakeEngine struct {
 	down atomic.Bool
 }
 
-func startFakeEngine(t *testing.T, fixture string) *fakeEngine {
+// Engine fixture pages: the engine collector's (real pages of the engines), and
+// this package's testdata/engines, pages of the same engines with families the
+// collector's pages lack (docs/e2e.md).
+const (
+	collectorPages = "../../collector/engine/testdata"
+	stackPages     = "testdata/engines"
+)
+
+// startFakeEngine serves the page at path (collectorPages or stackPages / file).
+func startFakeEngine(t *testing.T, path string) *fakeEngine {
 	t.Helper()
-	page, err := os.ReadFile(filepath.Join("../../collector/engine/testdata", fixture))
+	page, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,12 +202,9 @@ var stackExceptions = []struct {
 	re     *regexp.Regexp
 	reason string
 }{
-	// Families the engine fixture pages do not carry (collector/engine/testdata):
-	{regexp.MustCompile(`job:engine_request_(prompt_tokens|generation_tokens|max_num_generation_tokens)`),
-		"vLLM request-size histograms (vllm:request_*_tokens): not on the vllm-v1-dp2 page"},
-	{regexp.MustCompile(`engine_last_batch_queue_latency_seconds`), "sglang:avg_request_queue_latency: not on the SGLang pages"},
-	{regexp.MustCompile(`engine_requests_swapped|engine_cpu_cache_usage_ratio`), "vllm:num_requests_swapped / cpu_cache_usage_perc are vLLM V0 families; the page is V1"},
-	{regexp.MustCompile(`engine_iteration_tokens`), "vllm:iteration_tokens_total: not on the vllm-v1-dp2 page"},
+	// Families the engines of this stack do not print:
+	{regexp.MustCompile(`engine_last_batch_queue_latency_seconds`),
+		"sglang:avg_request_queue_latency: an older SGLang gauge, gone from the SGLang version of the pages (which has queue_time_seconds)"},
 	{regexp.MustCompile(`namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu`),
 		"SGLang pages count generation tokens per engine (no dp_rank); the vLLM pod, whose page has one per DP rank, holds none of the 8 fake GPUs"},
 	// Dashboard queries of states the fixture node does not have:
@@ -263,9 +270,13 @@ func TestStackEndToEnd(t *testing.T) {
 	lib := fakeNVML(t)
 	dir := t.TempDir()
 
-	prefill := startFakeEngine(t, "sglang-prefill-tp2.txt")
-	decode := startFakeEngine(t, "sglang-decode-dp2.txt")
-	vllm := startFakeEngine(t, "vllm-v1-dp2.txt")
+	prefill := startFakeEngine(t, filepath.Join(collectorPages, "sglang-prefill-tp2.txt"))
+	decode := startFakeEngine(t, filepath.Join(collectorPages, "sglang-decode-dp2.txt"))
+	// The V1 page of vllm-v1-dp2.txt with the request-size and iteration
+	// histograms that V1 prints (and the collector's page leaves out).
+	vllm := startFakeEngine(t, filepath.Join(stackPages, "vllm-v1-dp2.txt"))
+	// A vLLM V0 engine: swapped requests, CPU KV-cache usage.
+	vllmV0 := startFakeEngine(t, filepath.Join(collectorPages, "vllm-v0-old.txt"))
 	socket := startFakeKubelet(t, []*podresources.PodResources{
 		gpuPod("llm", "sglang-prefill-0", "sglang", 0, 1, 2, 3),
 		gpuPod("llm", "sglang-decode-0", "sglang", 4, 5, 6, 7),
@@ -286,7 +297,8 @@ func TestStackEndToEnd(t *testing.T) {
 		"--collector.gpu.gpm-interval=100ms",
 		"--engine.target="+prefill.srv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0,engine=sglang",
 		"--engine.target="+decode.srv.URL+"/metrics,role=decode,namespace=llm,pod=sglang-decode-0,engine=sglang",
-		"--engine.target="+vllm.srv.URL+"/metrics,role=unified,namespace=llm,pod=vllm-0,engine=vllm")
+		"--engine.target="+vllm.srv.URL+"/metrics,role=unified,namespace=llm,pod=vllm-0,engine=vllm",
+		"--engine.target="+vllmV0.srv.URL+"/metrics,role=unified,namespace=llm,pod=vllm-v0-0,engine=vllm")
 
 	rulesFile, _ := filepath.Abs("../../rules/llm-node-exporter.rules.yaml")
 	alertsFile := filepath.Join(dir, "alerts.yaml")
@@ -334,13 +346,14 @@ scrape_configs:
         labels: {node: fixture-node, region: e2e}
 ` + engineJob("llm/sglang-prefill", "sglang-prefill-0", prefill) +
 		engineJob("llm/sglang-decode", "sglang-decode-0", decode) +
-		engineJob("llm/vllm", "vllm-0", vllm) + others
+		engineJob("llm/vllm", "vllm-0", vllm) +
+		engineJob("llm/vllm-v0", "vllm-v0-0", vllmV0) + others
 	p := startStackPrometheus(t, bin, dir, cfg)
 
 	// Every target up, then a few more evaluations so that every rate has
 	// two samples and every recorded series its inputs.
-	p.waitQuery(t, `count(up == 1)`, "8 targets up", func(s []promSeries) bool {
-		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "8"
+	p.waitQuery(t, `count(up == 1)`, "9 targets up", func(s []promSeries) bool {
+		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "9"
 	})
 	waitFor(t, 30*time.Second, "GPM series in Prometheus", func() bool {
 		return len(p.query(t, `llm_gpu_tensor_active_ratio`)) == 8
@@ -507,10 +520,11 @@ scrape_configs:
 			}
 			return false
 		}
-		// The fixture's own DOWN port (mlx5_3) fires from the start.
-		if !fires(fault{"LLMInfiniBandPortDown", map[string]string{"device": "mlx5_3"}}) {
-			t.Errorf("LLMInfiniBandPortDown not firing for the fixture's DOWN port mlx5_3: %v", p.firing(t, "LLMInfiniBandPortDown"))
-		}
+		// The fixture's own DOWN port (mlx5_3) fires from the start (its
+		// `for:` may still be running when this subtest begins).
+		waitFor(t, 30*time.Second, "LLMInfiniBandPortDown firing for the fixture's DOWN port mlx5_3", func() bool {
+			return fires(fault{"LLMInfiniBandPortDown", map[string]string{"device": "mlx5_3"}})
+		})
 		for _, f := range faults {
 			if fires(f) {
 				t.Fatalf("%s %v firing before the fault", f.alert, f.labels)
@@ -552,14 +566,17 @@ const kubeStateMetricsPage = `# TYPE kube_pod_owner gauge
 kube_pod_owner{namespace="llm",pod="sglang-prefill-0",owner_kind="ReplicaSet",owner_name="sglang-prefill-5d8f7c9b4",owner_is_controller="true"} 1
 kube_pod_owner{namespace="llm",pod="sglang-decode-0",owner_kind="ReplicaSet",owner_name="sglang-decode-6b9c4d8f5",owner_is_controller="true"} 1
 kube_pod_owner{namespace="llm",pod="vllm-0",owner_kind="ReplicaSet",owner_name="vllm-7f6d5c4b3",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="vllm-v0-0",owner_kind="ReplicaSet",owner_name="vllm-v0-8c7b6a5d4",owner_is_controller="true"} 1
 # TYPE kube_replicaset_owner gauge
 kube_replicaset_owner{namespace="llm",replicaset="sglang-prefill-5d8f7c9b4",owner_kind="Deployment",owner_name="sglang-prefill",owner_is_controller="true"} 1
 kube_replicaset_owner{namespace="llm",replicaset="sglang-decode-6b9c4d8f5",owner_kind="Deployment",owner_name="sglang-decode",owner_is_controller="true"} 1
 kube_replicaset_owner{namespace="llm",replicaset="vllm-7f6d5c4b3",owner_kind="Deployment",owner_name="vllm",owner_is_controller="true"} 1
+kube_replicaset_owner{namespace="llm",replicaset="vllm-v0-8c7b6a5d4",owner_kind="Deployment",owner_name="vllm-v0",owner_is_controller="true"} 1
 # TYPE kube_pod_info gauge
 kube_pod_info{namespace="llm",pod="sglang-prefill-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.10"} 1
 kube_pod_info{namespace="llm",pod="sglang-decode-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.11"} 1
 kube_pod_info{namespace="llm",pod="vllm-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.12"} 1
+kube_pod_info{namespace="llm",pod="vllm-v0-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.13"} 1
 `
 
 // node_exporter's InfiniBand collector on the fixture node: two HCAs.
