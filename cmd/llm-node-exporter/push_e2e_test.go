@@ -93,22 +93,7 @@ func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promSe
 		args = append(args, "--web.config.file="+web)
 	}
 	cmd := exec.Command(bin, args...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	logs := startProcess(t, cmd)
 	p.logs = logs
 	for i := 0; i < 300; i++ {
 		if resp, err := p.get("/-/ready"); err == nil {
