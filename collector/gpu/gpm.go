@@ -494,8 +494,7 @@ func (c *Collector) addGPM(b *batch, index int, st *deviceState) {
 	if !c.cfg.GPM {
 		return
 	}
-	l := st.labels
-	with := func(v ...string) []string { return append(append(make([]string, 0, len(l)+len(v)), l...), v...) }
+	with := b.with
 	if c.gpmNoDriver {
 		b.add(c.d.gpmSupported, prometheus.GaugeValue, 0, with(gpmReasonDriver))
 		return

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
@@ -75,6 +77,11 @@ type Collector struct {
 	errors      map[errorKey]float64
 	logOnce     *collector.LogOnce
 
+	// Scratch reused by every scrape.
+	pending     []pendingMetric
+	scratch     []string
+	lastSamples int
+
 	d descs
 }
 
@@ -85,6 +92,8 @@ type deviceState struct {
 	stale             bool     // re-read the identity when the GPU answers again
 	pids              []int    // compute processes last seen, for attribution while it is lost
 	labels            []string // gpu, uuid, attribution...
+	pairBase          []string // the labels pairs was built for
+	pairs             map[pairKey][]*dto.LabelPair
 }
 
 type errorKey struct{ gpu, call, ret string }
@@ -148,12 +157,14 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 		c.shutdown() // the next scrape re-initialises, with backoff if that fails
 		return fmt.Errorf("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
 	}
+	samples := collector.NewSamples(c.lastSamples)
 	lost := false
 	for i := 0; i < count; i++ {
-		if !c.collectDevice(ch, i) {
+		if !c.collectDevice(ch, samples, i) {
 			lost = true
 		}
 	}
+	c.lastSamples = samples.Len()
 	if c.xid != nil {
 		c.xid.collect(ch, c)
 	}
@@ -260,7 +271,7 @@ var optionalSymbols = []string{
 
 // collectDevice sends one GPU's series; it reports false when the GPU is lost,
 // in which case only its up=0 is sent.
-func (c *Collector) collectDevice(ch chan<- prometheus.Metric, index int) bool {
+func (c *Collector) collectDevice(ch chan<- prometheus.Metric, samples *collector.Samples, index int) bool {
 	dev, ret := c.lib.DeviceGetHandleByIndex(index)
 	st := c.devices[index]
 	if ret != nvml.SUCCESS {
@@ -279,17 +290,21 @@ func (c *Collector) collectDevice(ch chan<- prometheus.Metric, index int) bool {
 		c.devices[index] = st
 	}
 	st.labels = c.labelValues(index, st.uuid)
+	if st.pairs == nil || !slices.Equal(st.labels, st.pairBase) {
+		st.pairBase, st.pairs = st.labels, map[pairKey][]*dto.LabelPair{}
+	}
 
-	b := &batch{c: c, gpu: strconv.Itoa(index)}
+	b := &batch{c: c, st: st, gpu: strconv.Itoa(index), pending: c.pending[:0], scratch: c.scratch[:0]}
 	c.readDevice(b, dev, st)
 	c.addGPM(b, index, st)
+	c.pending, c.scratch = b.pending[:0], b.scratch[:0]
 	if b.lost {
 		c.sendUp(ch, st, 0)
 		return false
 	}
 	c.sendUp(ch, st, 1)
-	for _, m := range b.metrics {
-		ch <- m
+	for _, m := range b.pending {
+		samples.Send(ch, m.desc, m.typ, m.value, m.labels)
 	}
 	return true
 }

@@ -599,3 +599,29 @@ func TestDevicesKeepALostGPU(t *testing.T) {
 		t.Errorf("lost GPU 2 = %+v, want its last identity and PIDs %+v", after[2], before[2])
 	}
 }
+
+type switchingAttributor struct{ pod *string }
+
+func (a switchingAttributor) LabelNames() []string { return []string{"pod"} }
+func (a switchingAttributor) AppendGPULabels(dst []string, _ string) []string {
+	return append(dst, *a.pod)
+}
+
+// TestLabelPairsFollowAttribution: the per-GPU label pairs are cached across
+// scrapes, and rebuilt when the GPU's attribution changes (a pod rescheduled).
+func TestLabelPairsFollowAttribution(t *testing.T) {
+	pod := "prefill-0"
+	c := NewWithInterface(mockNode(), Config{Attributor: switchingAttributor{&pod}}, quiet)
+	defer c.Close()
+	for _, want := range []string{"prefill-0", "prefill-0", "decode-1"} {
+		pod = want
+		mfs := families(t, c)
+		for _, family := range []string{"llm_gpu_power_watts", "llm_gpu_nvlink_errors_total", "llm_gpu_temperature_celsius"} {
+			for _, m := range mfs[family].GetMetric() {
+				if got := labelOf(m, "pod"); got != want {
+					t.Fatalf("%s: pod %q, want %q", family, got, want)
+				}
+			}
+		}
+	}
+}

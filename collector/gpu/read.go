@@ -7,15 +7,31 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // batch gathers one GPU's metrics so that a GPU lost halfway through is
 // reported as up=0 alone, not as a half-read set of series.
 type batch struct {
 	c       *Collector
+	st      *deviceState
 	gpu     string
 	lost    bool
-	metrics []prometheus.Metric
+	pending []pendingMetric
+	scratch []string // label values handed to add; reused, never retained
+}
+
+type pendingMetric struct {
+	desc   *prometheus.Desc
+	typ    prometheus.ValueType
+	value  float64
+	labels []*dto.LabelPair
+}
+
+// with returns the GPU's labels followed by v, in the batch's scratch buffer.
+func (b *batch) with(v ...string) []string {
+	b.scratch = append(append(b.scratch[:0], b.st.labels...), v...)
+	return b.scratch
 }
 
 // ok classifies an NVML return: unsupported calls are skipped silently, a lost
@@ -35,8 +51,34 @@ func (b *batch) ok(call string, ret nvml.Return) bool {
 	return false
 }
 
+// add queues a metric; labels are the GPU's labels followed by the family's own.
 func (b *batch) add(desc *prometheus.Desc, typ prometheus.ValueType, v float64, labels []string) {
-	b.metrics = append(b.metrics, prometheus.MustNewConstMetric(desc, typ, v, labels...))
+	b.pending = append(b.pending, pendingMetric{desc, typ, v, b.st.labelPairs(desc, labels)})
+}
+
+// pairKey identifies one series of a GPU: its family and the values of the
+// labels the family adds to the GPU's own (NVLink: link and counter).
+type pairKey struct {
+	desc  *prometheus.Desc
+	extra [3]string
+}
+
+// labelPairs returns the sorted label pairs of a series, built once and kept
+// until the GPU's own labels change: building them per scrape was most of the
+// collector's allocations (720 NVLink series on 8 GPUs).
+func (st *deviceState) labelPairs(desc *prometheus.Desc, values []string) []*dto.LabelPair {
+	extra := values[len(st.labels):]
+	if len(extra) > len(pairKey{}.extra) {
+		return prometheus.MakeLabelPairs(desc, values) // llm_gpu_info: once per GPU and scrape
+	}
+	k := pairKey{desc: desc}
+	copy(k.extra[:], extra)
+	if p, ok := st.pairs[k]; ok {
+		return p
+	}
+	p := prometheus.MakeLabelPairs(desc, values)
+	st.pairs[k] = p
+	return p
 }
 
 func (b *batch) has(symbol string) bool { return !b.c.missing[symbol] }
@@ -68,7 +110,7 @@ var nvlinkCounters = []struct {
 
 func (c *Collector) readDevice(b *batch, dev nvml.Device, st *deviceState) {
 	l := st.labels
-	with := func(v ...string) []string { return append(append(make([]string, 0, len(l)+len(v)), l...), v...) }
+	with := b.with
 	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
 
 	mig := ""
