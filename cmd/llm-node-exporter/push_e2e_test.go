@@ -92,9 +92,14 @@ func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promSe
 		}
 		args = append(args, "--web.config.file="+web)
 	}
-	cmd := exec.Command(bin, args...)
-	logs := startProcess(t, cmd)
-	p.logs = logs
+	return p.run(t, exec.Command(bin, args...))
+}
+
+// run starts the prometheus command for p (stopped at the end of t) and waits
+// until it reports ready.
+func (p *promServer) run(t *testing.T, cmd *exec.Cmd) *promServer {
+	t.Helper()
+	p.logs = startProcess(t, cmd)
 	for i := 0; i < 300; i++ {
 		if resp, err := p.get("/-/ready"); err == nil {
 			resp.Body.Close()
@@ -104,7 +109,7 @@ func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promSe
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("prometheus not ready:\n%s", logs)
+	t.Fatalf("prometheus not ready:\n%s", p.logs)
 	return nil
 }
 

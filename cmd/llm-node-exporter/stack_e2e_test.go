@@ -79,19 +79,7 @@ func startStackPrometheus(t *testing.T, bin, dir, cfg string) *promServer {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	logs := startProcess(t, cmd)
-	p := &promServer{url: "http://" + addr, logs: logs}
-	for i := 0; i < 300; i++ {
-		if resp, err := p.get("/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("prometheus not ready:\n%s", logs)
-	return nil
+	return (&promServer{url: "http://" + addr}).run(t, cmd)
 }
 
 // forLine matches the `for:` of an alerting rule in the rendered YAML.
