@@ -325,8 +325,14 @@ func TestMetricsDocumented(t *testing.T) {
 		w.Write(page)
 	}))
 	defer engineSrv.Close()
+	// A receiver that accepts everything, so push mode's self-metrics are served too.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
 	e := start(t, "--path.sysfs="+fixtureSysfs, "--no-attribution.kubelet",
-		"--engine.target="+engineSrv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0")
+		"--engine.target="+engineSrv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0",
+		"--remote-write.url="+receiver.URL+"/api/v1/write")
 	exposed := map[string]bool{}
 	for name := range parse(t, e.scrape(t)) {
 		if strings.HasPrefix(name, "llm_") {
