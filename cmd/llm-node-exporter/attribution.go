@@ -47,8 +47,13 @@ func (f *attributionFlags) newCache(paths collector.Paths, logger *slog.Logger) 
 	}
 	var kubelet attribution.AllocationLister
 	if *f.kubelet {
+		socket := *f.socket
+		if socket == attribution.DefaultKubeletSocket {
+			// The default is the host's: under --path.rootfs when the host is mounted there.
+			socket = paths.Root(socket)
+		}
 		client, err := attribution.NewPodResourcesClient(attribution.PodResourcesConfig{
-			Socket:              *f.socket,
+			Socket:              socket,
 			GPUResourcePrefixes: *f.resourcePrefix,
 		})
 		if err != nil {

@@ -169,3 +169,26 @@ func TestAttributionEndToEnd(t *testing.T) {
 func runCmd(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()
 }
+
+// TestKubeletSocketUnderRootfs: with the host mounted at --path.rootfs, the
+// default pod-resources socket is found under it.
+func TestKubeletSocketUnderRootfs(t *testing.T) {
+	lib := fakeNVML(t)
+	socket := startFakeKubelet(t, []*podresources.PodResources{gpuPod("llm", "sglang-prefill-0", "sglang", 0)})
+	rootfs := t.TempDir()
+	dir := filepath.Join(rootfs, "var/lib/kubelet/pod-resources")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(socket, filepath.Join(dir, "kubelet.sock")); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, "--path.sysfs="+fixtureSysfs, "--path.rootfs="+rootfs, "--collector.gpu.nvml-library="+lib)
+	mfs := parse(t, e.scrape(t))
+	if v := value(mfs, "llm_exporter_attribution_refresh_errors_total", "source", "kubelet"); v != 0 {
+		t.Errorf("kubelet refresh errors = %v: the socket under --path.rootfs was not used", v)
+	}
+	if v := value(mfs, "llm_rank_info", "pod", "sglang-prefill-0"); v != 1 {
+		t.Errorf("GPU 0 not attributed to its pod through the socket under --path.rootfs")
+	}
+}

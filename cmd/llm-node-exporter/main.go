@@ -59,7 +59,7 @@ func addFlags(app *kingpin.Application) *options {
 		Default("/sys").StringVar(&o.paths.Sysfs)
 	app.Flag("path.procfs", "procfs mount point (the host's /proc when run in a container).").
 		Default("/proc").StringVar(&o.paths.Procfs)
-	app.Flag("path.rootfs", "Root of the host filesystem (e.g. /host when mounted there).").
+	app.Flag("path.rootfs", "Root of the host filesystem (e.g. /host when mounted there); the default kubelet pod-resources socket is looked up under it.").
 		Default("/").StringVar(&o.paths.Rootfs)
 	promslogflag.AddFlags(app, o.log)
 	o.collectors = addCollectorFlags(app)
