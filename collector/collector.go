@@ -5,6 +5,7 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,14 @@ const Namespace = "llm"
 // unreadable file, one lost device) are the collector's to count and absorb.
 type Collector interface {
 	Update(ch chan<- prometheus.Metric) error
+}
+
+// ContextCollector is a Collector whose work can be cancelled: the scrape's
+// context ends when the scrape's deadline passes or no one waits for the
+// result any more, and a collector doing network or file I/O stops then.
+type ContextCollector interface {
+	Collector
+	UpdateContext(ctx context.Context, ch chan<- prometheus.Metric) error
 }
 
 // ErrNoData is returned by a collector that found nothing to collect on this
@@ -132,5 +141,8 @@ func safeUpdate(c Collector, ch chan<- prometheus.Metric) (err error) {
 			err = fmt.Errorf("collector panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
+	if cc, ok := c.(ContextCollector); ok {
+		return cc.UpdateContext(context.Background(), ch)
+	}
 	return c.Update(ch)
 }
