@@ -4,7 +4,7 @@
 PROMETHEUS_BIN := $(TOOLBIN)/prometheus
 PUSH_TEST_TARGETS := test-push-race test-push-e2e
 
-.PHONY: $(PUSH_TEST_TARGETS) bench-push
+.PHONY: $(PUSH_TEST_TARGETS) bench-push bench-push-cost
 
 # A file target: built once (about 7 minutes cold on 2 cores).
 $(PROMETHEUS_BIN): mixin/go.mod mixin/go.sum
@@ -20,6 +20,11 @@ test-push-e2e: $(PROMETHEUS_BIN)
 # CPU time and memory per pushed sample (docs/push.md).
 bench-push:
 	$(GO) test ./remotewrite -run '^$$' -bench . -benchmem
+
+# Push mode (WAL on) against prometheus --agent on the same job, side by side: CPU and RSS
+# ratios (docs/push.md). INTERVAL, WARMUP, DURATION as in the script.
+bench-push-cost: $(PROMETHEUS_BIN)
+	bash scripts/push-cost.sh
 
 TEST_TARGETS += $(PUSH_TEST_TARGETS)
 # `test:` expanded its prerequisite list before this file was included.

@@ -45,7 +45,13 @@ func nodeRegistry() *prometheus.Registry {
 // BenchmarkPushNode: one collection of the node, converted, queued, encoded,
 // compressed and sent to a loopback receiver, per iteration. ns/sample and
 // B/sample are the costs per pushed sample (the receiver's reading included).
-func BenchmarkPushNode(b *testing.B) {
+func BenchmarkPushNode(b *testing.B) { benchmarkPush(b, false) }
+
+// BenchmarkPushNodeWAL is BenchmarkPushNode with the WAL on: each collection
+// is also encoded, written and fsynced.
+func BenchmarkPushNodeWAL(b *testing.B) { benchmarkPush(b, true) }
+
+func benchmarkPush(b *testing.B, wal bool) {
 	got := make(chan struct{}, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -54,7 +60,11 @@ func BenchmarkPushNode(b *testing.B) {
 	}))
 	defer srv.Close()
 	reg := nodeRegistry()
-	p, err := New(reg, Config{Interval: time.Hour, Endpoints: []Endpoint{{URL: srv.URL + "/api/v1/write"}}}, nil, nil)
+	cfg := Config{Interval: time.Hour, Endpoints: []Endpoint{{URL: srv.URL + "/api/v1/write"}}}
+	if wal {
+		cfg.WALDir = b.TempDir()
+	}
+	p, err := New(reg, cfg, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,10 +17,15 @@ const (
 	DefaultBufferSamples     = 500000
 	DefaultBufferAge         = time.Hour
 	DefaultMaxSamplesPerSend = 2000
-	DefaultFlushTimeout      = 10 * time.Second
-	DefaultMinBackoff        = 500 * time.Millisecond
-	DefaultMaxBackoff        = 30 * time.Second
-	DefaultRemoteTimeout     = 30 * time.Second
+	// DefaultMaxBytesPerSend bounds a request's protobuf before compression:
+	// Alibaba ARMS drops the part of a request over 1 MB, and 2,000 samples
+	// with the attribution labels of a GPU node come to about 1 MB.
+	DefaultMaxBytesPerSend = 512 << 10
+	DefaultFlushTimeout    = 10 * time.Second
+	DefaultMinBackoff      = 500 * time.Millisecond
+	DefaultMaxBackoff      = 30 * time.Second
+	DefaultRemoteTimeout   = 30 * time.Second
+	DefaultWALMaxBytes     = 64 << 20
 )
 
 // Config is what the pusher needs: what to add to every series, how often to
@@ -30,6 +35,12 @@ type Config struct {
 	ExternalLabels map[string]string // job and instance included
 	FlushTimeout   time.Duration
 	Endpoints      []Endpoint
+	// WALDir, when set, keeps the buffer on disk too (wal.go), bounded by
+	// WALMaxBytes (DefaultWALMaxBytes when zero).
+	WALDir      string
+	WALMaxBytes int64
+
+	clock Clock // the real one when nil; tests set a fake
 }
 
 // Endpoint is one remote-write receiver. The YAML of --remote-write.config-file
@@ -61,9 +72,14 @@ type Queue struct {
 	BufferSamples     int           `yaml:"buffer_samples,omitempty"`
 	BufferAge         time.Duration `yaml:"buffer_age,omitempty"`
 	MaxSamplesPerSend int           `yaml:"max_samples_per_send,omitempty"`
+	MaxBytesPerSend   int           `yaml:"max_bytes_per_send,omitempty"`
 	MinBackoff        time.Duration `yaml:"min_backoff,omitempty"`
 	MaxBackoff        time.Duration `yaml:"max_backoff,omitempty"`
 }
+
+// minBytesPerSend is the smallest request bound accepted: below it most
+// series with their labels would not fit one to a request.
+const minBytesPerSend = 4 << 10
 
 type fileConfig struct {
 	RemoteWrite []Endpoint `yaml:"remote_write"`
@@ -97,6 +113,9 @@ func (q Queue) withDefaults(def Queue) Queue {
 	if q.MaxSamplesPerSend == 0 {
 		q.MaxSamplesPerSend = def.MaxSamplesPerSend
 	}
+	if q.MaxBytesPerSend == 0 {
+		q.MaxBytesPerSend = def.MaxBytesPerSend
+	}
 	if q.MinBackoff == 0 {
 		q.MinBackoff = def.MinBackoff
 	}
@@ -112,6 +131,7 @@ func (e Endpoint) WithDefaults(def Queue) Endpoint {
 		BufferSamples:     DefaultBufferSamples,
 		BufferAge:         DefaultBufferAge,
 		MaxSamplesPerSend: DefaultMaxSamplesPerSend,
+		MaxBytesPerSend:   DefaultMaxBytesPerSend,
 		MinBackoff:        DefaultMinBackoff,
 		MaxBackoff:        DefaultMaxBackoff,
 	}))
@@ -133,6 +153,9 @@ func (e Endpoint) validate() error {
 	if q.MaxSamplesPerSend <= 0 || q.BufferSamples < q.MaxSamplesPerSend {
 		return fmt.Errorf("remote write %s: buffer_samples (%d) must be at least max_samples_per_send (%d) > 0",
 			SanitizeURL(e.URL), q.BufferSamples, q.MaxSamplesPerSend)
+	}
+	if q.MaxBytesPerSend < minBytesPerSend {
+		return fmt.Errorf("remote write %s: max_bytes_per_send (%d) must be at least %d", SanitizeURL(e.URL), q.MaxBytesPerSend, minBytesPerSend)
 	}
 	if q.BufferAge <= 0 || q.MinBackoff <= 0 || q.MaxBackoff < q.MinBackoff {
 		return fmt.Errorf("remote write %s: buffer_age and backoffs must be positive, max_backoff >= min_backoff", SanitizeURL(e.URL))

@@ -8,6 +8,7 @@ import (
 
 	prompb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // StaleNaN is Prometheus's staleness marker: a sample with this exact NaN
@@ -26,6 +27,42 @@ func IsStaleNaN(v float64) bool { return math.Float64bits(v) == staleNaNBits }
 type series struct {
 	key    string
 	labels []*prompb.Label // sorted by name, __name__ and external labels included
+	// size bounds the encoded size of one sample of the series alone in a
+	// request: its TimeSeries with the labels and one Sample.
+	size int
+	// The WAL's id of the series and the segment that last declared it
+	// (guarded by the WAL's lock).
+	walID  uint64
+	walSeg uint64
+}
+
+// maxSampleSize bounds an encoded prompb.Sample with its tag and length:
+// a double (1+8) and a varint timestamp (1+10), framed (1+1).
+const maxSampleSize = 2 + 9 + 11
+
+// newSeries interns the labels ls, sorted by name.
+func newSeries(key string, ls []pair) *series {
+	s := &series{key: key, labels: make([]*prompb.Label, len(ls))}
+	n := 0
+	for i, l := range ls {
+		s.labels[i] = &prompb.Label{Name: l.name, Value: l.value}
+		m := protowire.SizeBytes(len(l.name)) + protowire.SizeBytes(len(l.value)) + 2 // two tags
+		n += 1 + protowire.SizeBytes(m)
+	}
+	n += maxSampleSize
+	s.size = 1 + protowire.SizeBytes(n)
+	return s
+}
+
+// seriesKey is the interning key of sorted labels.
+func seriesKey(key []byte, ls []pair) []byte {
+	for _, l := range ls {
+		key = append(key, l.name...)
+		key = append(key, 0xff)
+		key = append(key, l.value...)
+		key = append(key, 0xfe)
+	}
+	return key
 }
 
 // sample is one value of a series; the timestamp is its unit's.
@@ -136,20 +173,11 @@ func (c *converter) add(cur map[string]*series, out []sample, name string, m *dt
 	}
 	slices.SortFunc(ls, func(a, b pair) int { return strings.Compare(a.name, b.name) })
 	c.buf = ls
-	key := c.key[:0]
-	for _, l := range ls {
-		key = append(key, l.name...)
-		key = append(key, 0xff)
-		key = append(key, l.value...)
-		key = append(key, 0xfe)
-	}
+	key := seriesKey(c.key[:0], ls)
 	c.key = key
 	s, ok := c.known[string(key)]
 	if !ok {
-		s = &series{key: string(key), labels: make([]*prompb.Label, len(ls))}
-		for i, l := range ls {
-			s.labels[i] = &prompb.Label{Name: l.name, Value: l.value}
-		}
+		s = newSeries(string(key), ls)
 	}
 	cur[s.key] = s
 	return append(out, sample{s: s, v: v})

@@ -31,6 +31,9 @@ type metrics struct {
 	queue                 *prometheus.GaugeVec
 	lastSuccess           *prometheus.GaugeVec
 	duration              *prometheus.HistogramVec
+	resyncs, replayed     *prometheus.CounterVec
+	walBytes              prometheus.Gauge
+	walErrors             *prometheus.CounterVec
 }
 
 type endpointMetrics struct {
@@ -38,7 +41,14 @@ type endpointMetrics struct {
 	dropped               *prometheus.CounterVec
 	queue, lastSuccess    prometheus.Gauge
 	duration              prometheus.Observer
+	resyncs, replayed     prometheus.Counter
 }
+
+// dropReasons are the values of samples_dropped_total's reason label.
+var dropReasons = []string{"buffer_full", "too_old", "wal_full", "shutdown"}
+
+// walOps are the values of wal_errors_total's op label.
+var walOps = []string{"write", "replay", "remove"}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	const ns, sub = "llm_exporter", "remote_write"
@@ -48,9 +58,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "samples_failed_total",
 			Help: "Samples the receiver rejected with a 4xx other than 429 (not retried)."}, []string{"url"}),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "samples_retried_total",
-			Help: "Samples sent again after a network error, 5xx or 429."}, []string{"url"}),
+			Help: "Samples sent again after a network error, a timeout, 5xx or 429."}, []string{"url"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "samples_dropped_total",
-			Help: "Samples dropped unsent: the buffer was full (buffer_full), they were older than the buffer age (too_old), or the flush timeout passed on shutdown (shutdown)."},
+			Help: "Samples dropped unsent: the buffer was full (buffer_full), they were older than the buffer age (too_old), the WAL reached its size (wal_full), or the flush timeout passed on shutdown without a WAL (shutdown)."},
 			[]string{"url", "reason"}),
 		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_samples",
 			Help: "Samples waiting in the buffer, the request in flight included."}, []string{"url"}),
@@ -59,9 +69,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds",
 			Help:    "Duration of remote write HTTP requests (each attempt).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"url"}),
+		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "queue_resyncs_total",
+			Help: "Times the buffer was found out of order after a request and rebuilt (a bug: the error log says more)."}, []string{"url"}),
+		replayed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "wal_replayed_samples_total",
+			Help: "Samples read back from the WAL at start-up, to be sent."}, []string{"url"}),
+		walBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "wal_bytes",
+			Help: "Size of the WAL's segments on disk (0 without --remote-write.wal-dir)."}),
+		walErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "wal_errors_total",
+			Help: "WAL failures: writing or syncing a collection or a position (write), a torn or corrupt record skipped at start-up (replay), removing a segment (remove)."},
+			[]string{"op"}),
+	}
+	for _, op := range walOps {
+		m.walErrors.WithLabelValues(op)
 	}
 	if reg != nil {
-		reg.MustRegister(m.sent, m.failed, m.retried, m.dropped, m.queue, m.lastSuccess, m.duration)
+		reg.MustRegister(m.sent, m.failed, m.retried, m.dropped, m.queue, m.lastSuccess, m.duration,
+			m.resyncs, m.replayed, m.walBytes, m.walErrors)
 	}
 	return m
 }
@@ -75,8 +98,10 @@ func (m *metrics) forEndpoint(url string) *endpointMetrics {
 		queue:       m.queue.WithLabelValues(url),
 		lastSuccess: m.lastSuccess.WithLabelValues(url),
 		duration:    m.duration.WithLabelValues(url),
+		resyncs:     m.resyncs.WithLabelValues(url),
+		replayed:    m.replayed.WithLabelValues(url),
 	}
-	for _, r := range []string{"buffer_full", "too_old", "shutdown"} {
+	for _, r := range dropReasons {
 		em.dropped.WithLabelValues(r)
 	}
 	return em
@@ -86,17 +111,21 @@ func (m *metrics) forEndpoint(url string) *endpointMetrics {
 type Pusher struct {
 	gatherer  prometheus.Gatherer
 	cfg       Config
+	clock     Clock
 	logger    *slog.Logger
 	endpoints []*endpoint
 	m         *metrics
+	wal       *wal // nil without --remote-write.wal-dir
 
-	mu     sync.Mutex // one collection at a time
-	conv   *converter
-	lastTs int64
+	mu      sync.Mutex // one collection at a time
+	conv    *converter
+	lastTs  int64
+	nextSeq uint64
 }
 
 // New returns a pusher of g's metrics to cfg's endpoints; its self-metrics
-// (llm_exporter_remote_write_*) are registered on reg when not nil.
+// (llm_exporter_remote_write_*) are registered on reg when not nil. With a
+// WAL, what it holds is queued again.
 func New(g prometheus.Gatherer, cfg Config, reg prometheus.Registerer, logger *slog.Logger) (*Pusher, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, fmt.Errorf("remote write: no endpoint")
@@ -107,12 +136,16 @@ func New(g prometheus.Gatherer, cfg Config, reg prometheus.Registerer, logger *s
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Pusher{gatherer: g, cfg: cfg, logger: logger, conv: newConverter(cfg.ExternalLabels)}
+	clock := cfg.clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	p := &Pusher{gatherer: g, cfg: cfg, clock: clock, logger: logger, conv: newConverter(cfg.ExternalLabels), nextSeq: 1}
 	m := newMetrics(reg)
 	p.m = m
 	seen := map[string]bool{}
 	for _, e := range cfg.Endpoints {
-		ep, err := newEndpoint(e.WithDefaults(Queue{}), m, logger)
+		ep, err := newEndpoint(e.WithDefaults(Queue{}), m, clock, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -120,9 +153,58 @@ func New(g prometheus.Gatherer, cfg Config, reg prometheus.Registerer, logger *s
 			return nil, fmt.Errorf("remote write: %s given twice", ep.url)
 		}
 		seen[ep.url] = true
+		ep.nextSeq = p.nextSeq
 		p.endpoints = append(p.endpoints, ep)
 	}
+	if cfg.WALDir != "" {
+		if err := p.openWAL(); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// openWAL opens the WAL and queues again, per endpoint, what it had not
+// sent; the series of the last collection are known again, so that those
+// gone meanwhile get their staleness marker at the first collection.
+func (p *Pusher) openWAL() error {
+	urls := make([]string, len(p.endpoints))
+	for i, e := range p.endpoints {
+		urls[i] = e.url
+	}
+	w, st, err := openWAL(p.cfg.WALDir, p.cfg.WALMaxBytes, urls, p.m, p.logger)
+	if err != nil {
+		return err
+	}
+	p.wal = w
+	w.endpoints = p.endpoints
+	p.nextSeq, p.lastTs, p.conv.known = st.nextSeq, st.lastTs, st.live
+	now := p.clock.Now()
+	total := 0
+	for i, e := range p.endpoints {
+		e.wal, e.walIdx = w, i
+		pos := w.positions[i]
+		e.pos, e.nextSeq = pos, st.nextSeq
+		var units []*unit
+		n := 0
+		for _, r := range st.records {
+			if r.seq < pos.seq {
+				continue
+			}
+			off := 0
+			if r.seq == pos.seq {
+				off = min(pos.off, len(r.samples))
+			}
+			units = append(units, e.split(r.seq, off, r.ts, r.created, r.samples[off:])...)
+			n += len(r.samples) - off
+		}
+		e.m.replayed.Add(float64(n))
+		total += n
+		e.enqueue(units, now)
+	}
+	p.logger.Info("remote write WAL opened", "dir", p.cfg.WALDir, "max_bytes", w.maxBytes, "collections", len(st.records),
+		"samples_to_send", total, "known_series", len(st.live))
+	return nil
 }
 
 // URLs lists the endpoints, without credentials.
@@ -136,7 +218,8 @@ func (p *Pusher) URLs() []string {
 
 // Run collects and pushes every interval, starting at once, until ctx ends;
 // then it collects once more, marks every series stale and flushes within the
-// flush timeout. The error says how many samples were left unsent.
+// flush timeout. Without a WAL, the error says how many samples were left
+// unsent; with one, they stay in it for the next start.
 func (p *Pusher) Run(ctx context.Context) error {
 	sendCtx, stopSenders := context.WithCancel(context.Background())
 	defer stopSenders()
@@ -145,37 +228,58 @@ func (p *Pusher) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.run(sendCtx) }()
 	}
-	p.Collect(time.Now(), false)
-	ticker := time.NewTicker(p.cfg.Interval)
-	defer ticker.Stop()
+	start := p.clock.Now()
+	p.Collect(start, false)
+	next := start.Add(p.cfg.Interval)
 loop:
 	for {
 		select {
-		case now := <-ticker.C:
+		case <-p.clock.After(next.Sub(p.clock.Now())):
+			now := p.clock.Now()
 			p.Collect(now, false)
+			for !next.After(now) { // ticks missed while collecting are skipped, as time.Ticker does
+				next = next.Add(p.cfg.Interval)
+			}
 		case <-ctx.Done():
 			break loop
 		}
 	}
-	p.Collect(time.Now(), true)
+	p.Collect(p.clock.Now(), true)
 	flushTimeout := p.cfg.FlushTimeout
 	if flushTimeout <= 0 {
 		flushTimeout = DefaultFlushTimeout
 	}
-	deadline := time.Now().Add(flushTimeout)
-	for time.Now().Before(deadline) && p.queued() > 0 {
-		time.Sleep(20 * time.Millisecond)
+	deadline := p.clock.After(flushTimeout)
+flush:
+	for _, e := range p.endpoints {
+		for e.length() > 0 {
+			select {
+			case <-e.emptied:
+			case <-deadline:
+				break flush
+			}
+		}
 	}
 	stopSenders()
 	wg.Wait()
 	left := 0
 	for _, e := range p.endpoints {
 		e.mu.Lock()
-		for len(e.units) > 0 {
-			left += len(e.units[0].samples)
-			e.dropHeadLocked("shutdown", errShutdown)
+		left += e.queued
+		if p.wal == nil {
+			for len(e.units) > 0 {
+				e.dropHeadLocked("shutdown")
+			}
 		}
 		e.mu.Unlock()
+	}
+	if p.wal != nil {
+		p.wal.close()
+		if left > 0 {
+			p.logger.Warn("remote write: samples left unsent after the flush timeout are kept in the WAL for the next start",
+				"samples", left, "flush_timeout", flushTimeout, "dir", p.cfg.WALDir)
+		}
+		return nil
 	}
 	if left > 0 {
 		return fmt.Errorf("remote write: %d samples left unsent after the %s flush timeout", left, flushTimeout)
@@ -183,17 +287,10 @@ loop:
 	return nil
 }
 
-func (p *Pusher) queued() int {
-	n := 0
-	for _, e := range p.endpoints {
-		n += e.length()
-	}
-	return n
-}
-
 // Collect gathers once and queues the samples, timestamped now, on every
-// endpoint, with staleness markers for the series that disappeared since the
-// last collection; final also marks every remaining series stale (1 ms later),
+// endpoint (after writing them to the WAL, when there is one), with
+// staleness markers for the series that disappeared since the last
+// collection; final also marks every remaining series stale (1 ms later),
 // as on shutdown.
 func (p *Pusher) Collect(now time.Time, final bool) {
 	p.mu.Lock()
@@ -216,8 +313,8 @@ func (p *Pusher) Collect(now time.Time, final bool) {
 		}
 	}
 	p.conv.known = cur
-	p.enqueue(ts, now, samples)
 	p.lastTs = ts
+	recs := []walRecord{p.record(ts, now, false, samples)}
 	if final {
 		markers := make([]sample, 0, len(cur))
 		for _, s := range cur {
@@ -225,19 +322,23 @@ func (p *Pusher) Collect(now time.Time, final bool) {
 		}
 		p.conv.known = map[string]*series{}
 		p.lastTs = ts + 1
-		p.enqueue(ts+1, now, markers)
+		recs = append(recs, p.record(ts+1, now, true, markers))
+	}
+	for _, e := range p.endpoints {
+		var units []*unit
+		for _, r := range recs {
+			units = append(units, e.split(r.seq, 0, r.ts, r.created, r.samples)...)
+		}
+		e.enqueue(units, now)
 	}
 }
 
-func (p *Pusher) enqueue(ts int64, created time.Time, samples []sample) {
-	if len(samples) == 0 {
-		return
+// record numbers a collection and writes it to the WAL, if any.
+func (p *Pusher) record(ts int64, created time.Time, final bool, samples []sample) walRecord {
+	r := walRecord{seq: p.nextSeq, ts: ts, created: created, final: final, samples: samples}
+	p.nextSeq++
+	if p.wal != nil && len(samples) > 0 {
+		p.wal.append(r)
 	}
-	for _, e := range p.endpoints {
-		max := e.queue.MaxSamplesPerSend
-		for i := 0; i < len(samples); i += max {
-			j := min(i+max, len(samples))
-			e.enqueue(&unit{ts: ts, created: created, samples: samples[i:j:j]})
-		}
-	}
+	return r
 }

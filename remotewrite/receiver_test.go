@@ -35,7 +35,8 @@ type receiver struct {
 	mu       sync.Mutex
 	series   map[string][]point // by labels string
 	headers  []http.Header
-	requests int // decoded and stored
+	requests int   // decoded and stored
+	sizes    []int // of each stored request's protobuf, before compression
 	srv      *httptest.Server
 	// fault, when set, may answer a request instead of the receiver: it
 	// returns true when it did. n counts every request that reached it.
@@ -75,6 +76,7 @@ func (rc *receiver) Store(r *http.Request, msgType remote.WriteMessageType) (*re
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.requests++
+	rc.sizes = append(rc.sizes, len(body))
 	for _, ts := range req.Timeseries {
 		if !sort.SliceIsSorted(ts.Labels, func(i, j int) bool { return ts.Labels[i].Name < ts.Labels[j].Name }) {
 			rc.t.Errorf("labels not sorted: %s", labelsString(ts.Labels))
@@ -202,7 +204,8 @@ func counterValue(t *testing.T, c prometheus.Collector) float64 {
 	return testutil.ToFloat64(c)
 }
 
-// waitFor polls cond every 10 ms for up to d.
+// waitFor polls cond every 10 ms for up to d (a deadline, for a hang; the
+// callers give a minute or more).
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

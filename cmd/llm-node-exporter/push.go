@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/llm-node-exporter/llm-node-exporter/remotewrite"
@@ -19,10 +20,15 @@ type pushFlags struct {
 	interval       *time.Duration
 	externalLabels *map[string]string
 	job, instance  *string
+	jobSet         bool // given on the command line, not the default
+	instanceSet    bool
 	bufferSamples  *int
 	bufferAge      *time.Duration
 	maxPerSend     *int
+	maxBytes       *units.Base2Bytes
 	flushTimeout   *time.Duration
+	walDir         *string
+	walMaxBytes    *units.Base2Bytes
 	username       *string
 	passwordFile   *string
 	passwordEnv    *string
@@ -31,7 +37,8 @@ type pushFlags struct {
 
 func addPushFlags(app *kingpin.Application) *pushFlags {
 	host, _ := os.Hostname()
-	return &pushFlags{
+	f := &pushFlags{}
+	*f = pushFlags{
 		urls: app.Flag("remote-write.url",
 			"Push what /metrics serves to this Prometheus remote-write URL (remote write 1.0); repeatable. Push mode is off without it or --remote-write.config-file.").Strings(),
 		configFile: app.Flag("remote-write.config-file",
@@ -40,10 +47,10 @@ func addPushFlags(app *kingpin.Application) *pushFlags {
 			Default(remotewrite.DefaultInterval.String()).Duration(),
 		externalLabels: app.Flag("remote-write.external-label",
 			"name=value added to every pushed series that lacks that label; repeatable.").StringMap(),
-		job: app.Flag("remote-write.job", "job label of the pushed series (no scraper adds it); empty for none.").
-			Default(programName).String(),
-		instance: app.Flag("remote-write.instance", "instance label of the pushed series; empty for none.").
-			Default(host).String(),
+		job: app.Flag("remote-write.job", "job label of the pushed series (no scraper adds it); empty for none. An external label job=... replaces the default; given both, they must agree.").
+			Default(programName).IsSetByUser(&f.jobSet).String(),
+		instance: app.Flag("remote-write.instance", "instance label of the pushed series; empty for none. An external label instance=... replaces the default; given both, they must agree.").
+			Default(host).IsSetByUser(&f.instanceSet).String(),
 		bufferSamples: app.Flag("remote-write.buffer-samples",
 			"Samples buffered per endpoint while the receiver is unreachable; the oldest are dropped beyond.").
 			Default(fmt.Sprint(remotewrite.DefaultBufferSamples)).Int(),
@@ -51,6 +58,14 @@ func addPushFlags(app *kingpin.Application) *pushFlags {
 			"Samples older than this are dropped unsent.").Default(remotewrite.DefaultBufferAge.String()).Duration(),
 		maxPerSend: app.Flag("remote-write.max-samples-per-send", "Most samples in one request.").
 			Default(fmt.Sprint(remotewrite.DefaultMaxSamplesPerSend)).Int(),
+		maxBytes: app.Flag("remote-write.max-bytes-per-send",
+			"Largest request, protobuf before compression (ARMS drops what a request holds past 1 MB).").
+			Default(units.Base2Bytes(remotewrite.DefaultMaxBytesPerSend).String()).Bytes(),
+		walDir: app.Flag("remote-write.wal-dir",
+			"Directory of an on-disk copy of the buffer (a hostPath on a DaemonSet): what was not sent survives a kill or restart and is sent after it, in order. Off when empty.").String(),
+		walMaxBytes: app.Flag("remote-write.wal-max-bytes",
+			"Most bytes the WAL holds on disk; beyond, the oldest collections are dropped (reason wal_full).").
+			Default(units.Base2Bytes(remotewrite.DefaultWALMaxBytes).String()).Bytes(),
 		flushTimeout: app.Flag("remote-write.flush-timeout",
 			"On SIGTERM, time allowed for the final collection, the stale markers and the buffer to be sent.").
 			Default(remotewrite.DefaultFlushTimeout.String()).Duration(),
@@ -63,6 +78,7 @@ func addPushFlags(app *kingpin.Application) *pushFlags {
 		bearerFile: app.Flag("remote-write.bearer-token-file",
 			"File holding a bearer token for the --remote-write.url endpoints.").String(),
 	}
+	return f
 }
 
 // config assembles the pusher's configuration; ok is false when push mode is off.
@@ -71,6 +87,7 @@ func (f *pushFlags) config() (cfg remotewrite.Config, ok bool, err error) {
 		BufferSamples:     *f.bufferSamples,
 		BufferAge:         *f.bufferAge,
 		MaxSamplesPerSend: *f.maxPerSend,
+		MaxBytesPerSend:   int(*f.maxBytes),
 	}
 	var eps []remotewrite.Endpoint
 	for _, u := range *f.urls {
@@ -97,13 +114,24 @@ func (f *pushFlags) config() (cfg remotewrite.Config, ok bool, err error) {
 	for k, v := range *f.externalLabels {
 		labels[k] = v
 	}
-	if *f.job != "" {
-		labels["job"] = *f.job
+	for _, l := range []struct {
+		name  string
+		value string
+		set   bool
+	}{{"job", *f.job, f.jobSet}, {"instance", *f.instance, f.instanceSet}} {
+		ext, given := labels[l.name]
+		switch {
+		case given && l.set && ext != l.value:
+			return cfg, false, fmt.Errorf("--remote-write.external-label=%s=%s conflicts with --remote-write.%s=%s: give the %s label once",
+				l.name, ext, l.name, l.value, l.name)
+		case given:
+			// The external label replaces the flag's default.
+		case l.value != "":
+			labels[l.name] = l.value
+		}
 	}
-	if *f.instance != "" {
-		labels["instance"] = *f.instance
-	}
-	return remotewrite.Config{Interval: *f.interval, ExternalLabels: labels, FlushTimeout: *f.flushTimeout, Endpoints: eps}, true, nil
+	return remotewrite.Config{Interval: *f.interval, ExternalLabels: labels, FlushTimeout: *f.flushTimeout, Endpoints: eps,
+		WALDir: *f.walDir, WALMaxBytes: int64(*f.walMaxBytes)}, true, nil
 }
 
 // newPusher returns the pusher of g, or nil when push mode is off; its
@@ -117,6 +145,6 @@ func (f *pushFlags) newPusher(g prometheus.Gatherer, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("push mode", "urls", p.URLs(), "interval", cfg.Interval, "external_labels", cfg.ExternalLabels)
+	logger.Info("push mode", "urls", p.URLs(), "interval", cfg.Interval, "external_labels", cfg.ExternalLabels, "wal_dir", cfg.WALDir)
 	return p, nil
 }

@@ -7,6 +7,7 @@ package main
 // which passes it in PROMETHEUS_BIN.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -19,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +33,7 @@ type promServer struct {
 	url        string
 	logs       *syncBuffer
 	user, pass string // basic auth, when its web config asks for it
+	cmd        *exec.Cmd
 }
 
 func (p *promServer) get(path string) (*http.Response, error) {
@@ -72,7 +76,13 @@ func prometheusBin(t *testing.T) string {
 // auth, as ARMS does.
 func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promServer {
 	t.Helper()
-	dir := t.TempDir()
+	return startPrometheusIn(t, bin, addr, t.TempDir(), userPass...)
+}
+
+// startPrometheusIn is startPrometheus keeping its configuration and data
+// in dir, so that a Prometheus started again there has the same data.
+func startPrometheusIn(t *testing.T, bin, addr, dir string, userPass ...string) *promServer {
+	t.Helper()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -100,17 +110,45 @@ func startPrometheus(t *testing.T, bin, addr string, userPass ...string) *promSe
 func (p *promServer) run(t *testing.T, cmd *exec.Cmd) *promServer {
 	t.Helper()
 	p.logs = startProcess(t, cmd)
-	for i := 0; i < 300; i++ {
-		if resp, err := p.get("/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+	p.cmd = cmd
+	ok := poll(2*time.Minute, func() bool {
+		resp, err := p.get("/-/ready")
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !ok {
+		t.Fatalf("prometheus not ready:\n%s", p.logs)
 	}
-	t.Fatalf("prometheus not ready:\n%s", p.logs)
-	return nil
+	return p
+}
+
+// stop stops Prometheus (SIGTERM: its data is kept) and waits for it.
+func (p *promServer) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("prometheus still running after SIGTERM:\n%s", p.logs)
+	}
+}
+
+// poll checks cond every 50 ms until it holds or the deadline (a bound for
+// a hang, not a wait) passes.
+func poll(deadline time.Duration, cond func() bool) bool {
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
 
 type promSeries struct {
@@ -119,10 +157,14 @@ type promSeries struct {
 	Values [][2]any          `json:"values"`
 }
 
-// query runs an instant PromQL query.
-func (p *promServer) query(t *testing.T, q string) []promSeries {
+// query runs an instant PromQL query, at time at when given.
+func (p *promServer) query(t *testing.T, q string, at ...float64) []promSeries {
 	t.Helper()
-	resp, err := p.get("/api/v1/query?query=" + url.QueryEscape(q))
+	path := "/api/v1/query?query=" + url.QueryEscape(q)
+	if len(at) == 1 {
+		path += "&time=" + strconv.FormatFloat(at[0], 'f', 3, 64)
+	}
+	resp, err := p.get(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +188,10 @@ func (p *promServer) query(t *testing.T, q string) []promSeries {
 func (p *promServer) waitQuery(t *testing.T, q string, what string, cond func([]promSeries) bool) []promSeries {
 	t.Helper()
 	var res []promSeries
-	for i := 0; i < 150; i++ {
-		res = p.query(t, q)
-		if cond(res) {
-			return res
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !poll(2*time.Minute, func() bool { res = p.query(t, q); return cond(res) }) {
+		t.Fatalf("%s: %s never held; last %d series:\n%v", q, what, len(res), res)
 	}
-	t.Fatalf("%s: %s never held; last %d series:\n%v", q, what, len(res), res)
-	return nil
+	return res
 }
 
 type pushExporter struct {
@@ -283,10 +320,121 @@ func TestPushEndToEndPrometheus(t *testing.T) {
 
 	// SIGTERM: final push, then stale markers: the series end at once
 	// instead of lingering for 5 minutes.
-	e.stop(t, 15*time.Second)
+	e.stop(t, time.Minute)
 	prom.waitQuery(t, sel, "stale after shutdown", func(r []promSeries) bool { return len(r) == 0 })
 	if !strings.Contains(e.logs.String(), "push only") {
 		t.Errorf("push-only start not logged:\n%s", e.logs)
+	}
+}
+
+// countingEngine is a vLLM engine on localhost whose page says how many
+// pages it served: vllm:num_requests_running is 1, 2, 3 ... Each collection
+// of a push-only exporter scrapes it once, so the value of
+// llm_engine_requests_running in Prometheus numbers the collections.
+// It also serves vllm:num_requests_waiting until dropWaiting.
+type countingEngine struct {
+	srv    *httptest.Server
+	served atomic.Int64
+	mu     sync.Mutex
+	noWait bool
+	hold   chan struct{} // the next scrape waits for it to close and is not served
+	held   chan struct{} // closed when a scrape waits
+}
+
+func newCountingEngine(t *testing.T) *countingEngine {
+	c := &countingEngine{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		hold, held, noWait := c.hold, c.held, c.noWait
+		c.hold, c.held = nil, nil
+		c.mu.Unlock()
+		if hold != nil {
+			close(held)
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		n := c.served.Add(1)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"+
+			"# TYPE vllm:num_requests_running gauge\n"+
+			"vllm:num_requests_running{engine=\"0\",model_name=\"Qwen/Qwen3-0.6B\"} %d\n", n)
+		if !noWait {
+			fmt.Fprint(w, "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"+
+				"# TYPE vllm:num_requests_waiting gauge\n"+
+				"vllm:num_requests_waiting{engine=\"0\",model_name=\"Qwen/Qwen3-0.6B\"} 1\n")
+		}
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *countingEngine) url() string { return c.srv.URL + "/metrics" }
+
+// holdNext makes the next scrape wait; the channel closes when it does.
+func (c *countingEngine) holdNext() (held <-chan struct{}, release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hold, c.held = make(chan struct{}), make(chan struct{})
+	hold := c.hold
+	return c.held, func() { close(hold) }
+}
+
+func (c *countingEngine) dropWaiting() {
+	c.mu.Lock()
+	c.noWait = true
+	c.mu.Unlock()
+}
+
+// waitServed waits until the engine has served n pages.
+func (c *countingEngine) waitServed(t *testing.T, n int64) {
+	t.Helper()
+	if !poll(2*time.Minute, func() bool { return c.served.Load() >= n }) {
+		t.Fatalf("the engine served %d pages, waiting for %d", c.served.Load(), n)
+	}
+}
+
+// collections returns the timestamps of llm_engine_requests_running in
+// Prometheus by its value (the collection's number), failing on a sample out
+// of order or a number seen twice.
+func collections(t *testing.T, prom *promServer, sel string) (map[int]float64, int) {
+	t.Helper()
+	res := prom.query(t, sel+"[30m]")
+	if len(res) != 1 {
+		t.Fatalf("%s: %d series, want 1: %v", sel, len(res), res)
+	}
+	at := map[int]float64{}
+	prevTs, last := 0.0, 0
+	for _, v := range res[0].Values {
+		ts := v[0].(float64)
+		n, err := strconv.Atoi(v[1].(string))
+		if err != nil {
+			t.Fatalf("value %v", v[1])
+		}
+		if ts <= prevTs {
+			t.Errorf("collection %d at %.3f, not after %.3f", n, ts, prevTs)
+		}
+		if _, dup := at[n]; dup {
+			t.Errorf("collection %d twice", n)
+		}
+		at[n], prevTs, last = ts, ts, n
+	}
+	return at, last
+}
+
+// checkContiguous fails unless collections 1..last are all there.
+func checkContiguous(t *testing.T, at map[int]float64, last int) {
+	t.Helper()
+	var missing []int
+	for n := 1; n <= last; n++ {
+		if _, ok := at[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("collections %v of 1..%d missing", missing, last)
 	}
 }
 
@@ -295,38 +443,115 @@ func TestPushEndToEndPrometheus(t *testing.T) {
 func TestPushEndToEndReceiverDownThenUp(t *testing.T) {
 	bin := prometheusBin(t)
 	addr := freeAddr(t)
-	startedAt := time.Now()
-	startPushOnly(t, "--remote-write.url=http://"+addr+"/api/v1/write", "--remote-write.interval=500ms",
-		"--remote-write.instance=node-down")
-	time.Sleep(3 * time.Second)
-	promUp := time.Now()
+	eng := newCountingEngine(t)
+	e := startPushOnly(t, "--no-collector.infiniband", "--no-attribution", "--engine.target="+eng.url(),
+		"--remote-write.url=http://"+addr+"/api/v1/write", "--remote-write.interval=200ms", "--remote-write.instance=node-down")
+	eng.waitServed(t, 6) // six collections queued, none sent
+	beforeUp := int(eng.served.Load())
 	prom := startPrometheus(t, bin, addr)
-	q := `llm_exporter_build_info{instance="node-down"}[5m]`
-	res := prom.waitQuery(t, q, "samples from before Prometheus started", func(r []promSeries) bool {
-		if len(r) != 1 || len(r[0].Values) == 0 {
+	sel := `llm_engine_requests_running{instance="node-down"}`
+	prom.waitQuery(t, sel, "a collection made after Prometheus started", func(r []promSeries) bool {
+		if len(r) != 1 {
 			return false
 		}
-		first, _ := r[0].Values[0][0].(float64)
-		return first < float64(promUp.UnixMilli())/1000
+		n, _ := strconv.Atoi(r[0].Value[1].(string))
+		return n > beforeUp
 	})
-	vals := res[0].Values
-	prev := 0.0
-	for i, v := range vals {
-		ts := v[0].(float64)
-		if i > 0 && (ts <= prev || ts-prev > 1.5) {
-			t.Errorf("sample %d at %.3f after %.3f: out of order or a gap over 1.5s with a 0.5s interval", i, ts, prev)
+	at, last := collections(t, prom, sel)
+	checkContiguous(t, at, last)
+	e.stop(t, time.Minute)
+	fmt.Fprintf(os.Stderr, "receiver down then up: collections 1..%d arrived, %d of them made before Prometheus started\n", last, beforeUp)
+}
+
+// The DaemonSet's OOM kill: with --remote-write.wal-dir, an exporter killed
+// (SIGKILL) while its receiver is down loses nothing. Prometheus stops
+// (taking its data with it), the exporter collects on, is killed between
+// two collections and started again, collects on, and when Prometheus is
+// back every collection arrives, in order, once; a series the restarted
+// exporter no longer serves ends with a staleness marker at once.
+func TestPushEndToEndWALSurvivesSIGKILL(t *testing.T) {
+	bin := prometheusBin(t)
+	addr, promDir, walDir := freeAddr(t), t.TempDir(), t.TempDir()
+	eng := newCountingEngine(t)
+	args := []string{"--no-collector.infiniband", "--no-attribution", "--engine.target=" + eng.url(), "--engine.timeout=10m",
+		"--remote-write.url=http://" + addr + "/api/v1/write", "--remote-write.interval=200ms",
+		"--remote-write.instance=node-wal", "--remote-write.wal-dir=" + walDir}
+	sel := `llm_engine_requests_running{instance="node-wal"}`
+	prom := startPrometheusIn(t, bin, addr, promDir)
+	first := startPushOnly(t, args...)
+	prom.waitQuery(t, sel, "pushed", func(r []promSeries) bool { return len(r) == 1 })
+
+	prom.stop(t)
+	eng.waitServed(t, eng.served.Load()+6) // collected while Prometheus is down
+	// Kill it between two collections: the next scrape waits, so the
+	// collection before it is complete and the one after not begun.
+	held, release := eng.holdNext()
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no scrape after %d:\n%s", eng.served.Load(), first.logs)
+	}
+	beforeKill := int(eng.served.Load())
+	first.cmd.Process.Kill()
+	<-first.done
+	release()
+
+	eng.dropWaiting()
+	again := startPushOnly(t, args...)
+	eng.waitServed(t, int64(beforeKill)+3) // collected after the restart, Prometheus still down
+	prom = startPrometheusIn(t, bin, addr, promDir)
+	prom.waitQuery(t, sel, "the restart's collections", func(r []promSeries) bool {
+		if len(r) != 1 {
+			return false
 		}
-		prev = ts
+		n, _ := strconv.Atoi(r[0].Value[1].(string))
+		return n >= beforeKill+3
+	})
+	at, last := collections(t, prom, sel)
+	checkContiguous(t, at, last)
+
+	// vllm:num_requests_waiting was served until the kill: it ends at the
+	// restart's first collection instead of lingering for 5 minutes.
+	waiting := `llm_engine_requests_waiting{instance="node-wal"}`
+	if r := prom.query(t, waiting, at[beforeKill]); len(r) != 1 {
+		t.Errorf("%s at the last collection before the kill: %v, want one series", waiting, r)
 	}
-	first := vals[0][0].(float64)
-	if first > float64(startedAt.UnixMilli())/1000+1.5 {
-		t.Errorf("first sample at %.3f, exporter started at %.3f: the first collections were lost", first, float64(startedAt.UnixMilli())/1000)
+	if r := prom.query(t, waiting, at[beforeKill+1]); len(r) != 0 {
+		t.Errorf("%s at the first collection after the restart: %v, want none (a staleness marker)", waiting, r)
 	}
-	if n := len(vals); n < 6 {
-		t.Errorf("%d samples for 3s of outage at 0.5s", n)
+	if !strings.Contains(again.logs.String(), "remote write WAL opened") {
+		t.Errorf("the restart does not log the WAL:\n%s", again.logs)
 	}
-	fmt.Fprintf(os.Stderr, "receiver down then up: %d samples, first %.3f (exporter start %.3f, prometheus up %.3f)\n",
-		len(vals), first, float64(startedAt.UnixMilli())/1000, float64(promUp.UnixMilli())/1000)
+	again.stop(t, time.Minute)
+	fmt.Fprintf(os.Stderr, "WAL across SIGKILL: collections 1..%d arrived in order, killed after %d\n", last, beforeKill)
+}
+
+// --remote-write.job and --remote-write.instance never silently replace an
+// external label of the same name: given both, different, the exporter does
+// not start; an external label alone replaces the flag's default.
+func TestPushLabelFlagsConflict(t *testing.T) {
+	for _, tc := range []struct{ flag, label, want string }{
+		{"--remote-write.job=llm", "job=gpu-nodes", "--remote-write.external-label=job=gpu-nodes conflicts with --remote-write.job=llm: give the job label once"},
+		{"--remote-write.instance=node-a", "instance=node-b", "--remote-write.external-label=instance=node-b conflicts with --remote-write.instance=node-a: give the instance label once"},
+	} {
+		// Bounded: an exporter that starts instead of refusing runs until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, err := exec.CommandContext(ctx, binary, "--web.listen-address=", "--no-collector.gpu", "--no-collector.infiniband",
+			"--remote-write.url=http://127.0.0.1:1/api/v1/write", tc.flag, "--remote-write.external-label="+tc.label).CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s with --remote-write.external-label=%s (%v):\n%s", tc.flag, tc.label, err, out)
+		}
+	}
+	e := startPushOnly(t, "--no-collector.infiniband", "--remote-write.url=http://127.0.0.1:1/api/v1/write", "--remote-write.flush-timeout=1s",
+		"--remote-write.external-label=job=gpu-nodes", "--remote-write.instance=node-a", "--remote-write.external-label=instance=node-a")
+	if !poll(2*time.Minute, func() bool { return strings.Contains(e.logs.String(), "push mode") }) {
+		t.Fatalf("did not start:\n%s", e.logs)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `external_labels="map[instance:node-a job:gpu-nodes]"`) {
+		t.Errorf("want job from the external label and the agreeing instance:\n%s", logs)
+	}
+	e.stop(t, time.Minute)
 }
 
 // --web.listen-address="" without push mode would do nothing: a start-up error.
@@ -387,13 +612,10 @@ func TestPushEndToEndServerlessEngine(t *testing.T) {
 	if r := prom.query(t, `{job="qwen3-fc",instance="fc-instance-2"}`); len(r) != 0 {
 		t.Errorf("pushed with a wrong secret: %d series", len(r))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(bad.logs.String(), "rejected the credentials") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll(2*time.Minute, func() bool { return strings.Contains(bad.logs.String(), "rejected the credentials") })
 	if logs := bad.logs.String(); !strings.Contains(logs, "rejected the credentials") || strings.Contains(logs, "not-the-secret") {
 		t.Errorf("wrong secret: no clear credentials error, or the secret logged:\n%s", logs)
 	}
-	e.stop(t, 15*time.Second)
-	bad.stop(t, 15*time.Second)
+	e.stop(t, time.Minute)
+	bad.stop(t, time.Minute)
 }

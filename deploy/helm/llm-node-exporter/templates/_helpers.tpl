@@ -122,7 +122,12 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ printf "--remote-write.buffer-samples=%v" (int64 $rw.bufferSamples) | quote }}
 - {{ printf "--remote-write.buffer-age=%v" $rw.bufferAge | quote }}
 - {{ printf "--remote-write.max-samples-per-send=%v" (int64 $rw.maxSamplesPerSend) | quote }}
+- {{ printf "--remote-write.max-bytes-per-send=%v" $rw.maxBytesPerSend | quote }}
 - {{ printf "--remote-write.flush-timeout=%v" $rw.flushTimeout | quote }}
+{{- with $rw.walDir }}
+- {{ printf "--remote-write.wal-dir=%v" . | quote }}
+- {{ printf "--remote-write.wal-max-bytes=%v" $rw.walMaxBytes | quote }}
+{{- end }}
 {{- with $rw.basicAuth.username }}
 - {{ printf "--remote-write.basic-auth.username=%v" . | quote }}
 {{- end }}
