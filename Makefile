@@ -18,7 +18,8 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 # Test targets that fragments in mk/*.mk append to.
 TEST_TARGETS := check-format vet check-fixture test-go test-race fuzz-smoke
-GENERATE_TARGETS := fixture golden
+# The /metrics golden files are not generated: `make golden` rewrites them on purpose, to review.
+GENERATE_TARGETS := fixture
 
 # Fragments (the rules pack, push mode, ...) append to TEST_TARGETS and
 # GENERATE_TARGETS; they are read here, before `test:` and `generate:` expand
@@ -98,7 +99,9 @@ check-fixture:
 	  diff -r --no-dereference testdata/sys $$tmp/sys && rm -rf $$tmp || \
 	  { echo "testdata/sys is stale: run 'make fixture' and review"; rm -rf $$tmp; exit 1; }
 
-# Regenerates the reviewed golden file of the end-to-end /metrics test.
+# Rewrites the golden /metrics pages of the end-to-end tests (testdata/fixture.metrics and
+# testdata/gpu-fixture.metrics in cmd/llm-node-exporter) from the current binary: run it on purpose
+# when the output is meant to change, review `git diff`, then commit. Not part of `make generate`.
 golden:
 	$(GO) test -count=1 ./cmd/llm-node-exporter -run 'EndToEndGolden' -update
 

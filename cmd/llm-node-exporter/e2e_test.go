@@ -63,8 +63,10 @@ func TestMain(m *testing.M) {
 }
 
 type exporter struct {
-	url string
-	log *syncBuffer
+	url    string
+	log    *syncBuffer
+	pid    int
+	exited chan struct{} // closed when the process has exited
 }
 
 // syncBuffer collects the exporter's output, written by exec's copying
@@ -82,7 +84,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 
 // startProcess starts cmd with its output collected, and stops it when the
 // test ends: SIGTERM (so it can flush and exit cleanly), SIGKILL after 10 s.
-func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+func startProcess(t testing.TB, cmd *exec.Cmd) *syncBuffer {
 	t.Helper()
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -109,8 +111,23 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// patience bounds every wait of these tests for the exporter or a server to
+// reach a state: long, because a loaded machine is slow, and only the upper
+// bound of a poll that returns as soon as the state is reached.
+const patience = 60 * time.Second
+
+// eventually polls cond until it holds, failing t after patience.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, patience)
+		}
+	}
+}
+
 // start runs the binary on a free loopback port and waits until it serves.
-func start(t *testing.T, args ...string) *exporter {
+func start(t testing.TB, args ...string) *exporter {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,35 +149,44 @@ func start(t *testing.T, args ...string) *exporter {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	e := &exporter{url: "http://" + addr, log: logs}
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(e.url + "/"); err == nil {
-			resp.Body.Close()
-			return e
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+	e := &exporter{url: "http://" + addr, log: logs, exited: exited, pid: cmd.Process.Pid}
+	eventually(t, "exporter serving", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("exporter exited before serving: %s", logs)
+		default:
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("exporter did not start: %s", logs)
-	return nil
+		resp, err := http.Get(e.url + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	return e
 }
 
 // waitLog waits until the exporter's output mentions substr (the output
 // arrives through a pipe, shortly after the response that caused it) and
 // returns the output.
-func (e *exporter) waitLog(t *testing.T, substr string) string {
+func (e *exporter) waitLog(t testing.TB, substr string) string {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		if out := e.log.String(); strings.Contains(out, substr) {
-			return out
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("exporter output never mentioned %q:\n%s", substr, e.log.String())
+	return e.waitLogCount(t, substr, 1)
+}
+
+// waitLogCount waits until the output mentions substr n times.
+func (e *exporter) waitLogCount(t testing.TB, substr string, n int) string {
+	t.Helper()
+	eventually(t, fmt.Sprintf("exporter output mentioning %q %d times", substr, n), func() bool {
+		return strings.Count(e.log.String(), substr) >= n
+	})
 	return e.log.String()
 }
 
-func (e *exporter) get(t *testing.T, path string) (int, string) {
+func (e *exporter) get(t testing.TB, path string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(e.url + path)
 	if err != nil {
@@ -174,7 +200,7 @@ func (e *exporter) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func (e *exporter) scrape(t *testing.T) string {
+func (e *exporter) scrape(t testing.TB) string {
 	t.Helper()
 	code, body := e.get(t, "/metrics")
 	if code != http.StatusOK {
@@ -183,7 +209,7 @@ func (e *exporter) scrape(t *testing.T) string {
 	return body
 }
 
-func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
+func parse(t testing.TB, text string) map[string]*dto.MetricFamily {
 	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
