@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -533,4 +534,127 @@ func TestReadErrorsCountAcrossScrapes(t *testing.T) {
 	if warnings != 1 {
 		t.Errorf("N/A file warned %d times over two scrapes, want once", warnings)
 	}
+}
+
+// blockingCounterSysfs copies the fixture with mlx5_1's counters/symbol_error
+// replaced by a FIFO: opening it for reading blocks until a writer comes, as a
+// counter read blocks while the HCA's firmware does not answer. It returns the
+// sysfs root and the FIFO's path.
+func blockingCounterSysfs(t *testing.T) (string, string) {
+	t.Helper()
+	sysfs := filepath.Join(t.TempDir(), "sys")
+	if out, err := runCmd("cp", "-a", fixtureSysfs, sysfs); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	port, err := filepath.EvalSymlinks(filepath.Join(sysfs, "class/infiniband/mlx5_1/ports/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(port, "counters/symbol_error")
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Never leave the exporter's reader blocked after the test.
+	t.Cleanup(func() { unblock(fifo) })
+	return sysfs, fifo
+}
+
+// unblock opens the FIFO for writing (releasing a reader blocked opening it)
+// and writes a counter value.
+func unblock(fifo string) {
+	if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		f.WriteString("7\n")
+		f.Close()
+	}
+}
+
+// TestBlockingSysfsReadEndToEnd: a counter file whose read blocks does not
+// hang /metrics: every scrape answers with the port's other values and the
+// other collectors, the file is read once (one stuck read, counted), and once
+// the file answers and is fixed its counter comes back.
+func TestBlockingSysfsReadEndToEnd(t *testing.T) {
+	sysfs, fifo := blockingCounterSysfs(t)
+	e := start(t, "--path.sysfs="+sysfs, "--collector.infiniband.read-timeout=200ms", "--no-attribution.kubelet")
+	client := &http.Client{Timeout: patience}
+	for scrape := 1; scrape <= 3; scrape++ {
+		resp, err := client.Get(e.url + "/metrics")
+		if err != nil {
+			t.Fatalf("scrape %d with a blocking counter file: %v", scrape, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		mfs := parse(t, string(body))
+		if v := deviceValue(mfs, "llm_infiniband_symbol_error_total", "mlx5_1"); v != -1 {
+			t.Errorf("scrape %d: symbol_error of mlx5_1 = %v from a read that never returned", scrape, v)
+		}
+		if v := deviceValue(mfs, "llm_infiniband_port_errors_received_total", "mlx5_1"); v == -1 {
+			t.Errorf("scrape %d: the port's other counters were lost", scrape)
+		}
+		if n := len(mfs["llm_infiniband_state_id"].GetMetric()); n != 10 {
+			t.Errorf("scrape %d: %d ports served, want 10", scrape, n)
+		}
+		if v := value(mfs, "llm_exporter_collector_success", "collector", "infiniband"); v != 1 {
+			t.Errorf("scrape %d: infiniband collector success = %v", scrape, v)
+		}
+		if v := value(mfs, "llm_infiniband_stuck_reads", "", ""); v != 1 {
+			t.Errorf("scrape %d: stuck_reads = %v, want 1 (never a second read of the stuck file)", scrape, v)
+		}
+		if v := value(mfs, "llm_infiniband_read_errors_total", "reason", "timeout"); v != 1 {
+			t.Errorf("scrape %d: timeouts = %v, want 1", scrape, v)
+		}
+		wantSkipped := float64(scrape - 1)
+		if scrape == 1 {
+			wantSkipped = -1 // none yet: no series
+		}
+		if v := value(mfs, "llm_infiniband_read_errors_total", "reason", "stuck"); v != wantSkipped {
+			t.Errorf("scrape %d: skipped reads = %v, want %v", scrape, v, wantSkipped)
+		}
+		if mfs["go_goroutines"] == nil || mfs["llm_exporter_build_info"] == nil {
+			t.Errorf("scrape %d: the exporter's other series were lost", scrape)
+		}
+	}
+	// The firmware answers, and the file becomes a plain counter again.
+	unblock(fifo)
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fifo, []byte("9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.scrapeUntil(t, "symbol_error of mlx5_1 back once its file answers", func(mfs map[string]*dto.MetricFamily) bool {
+		return deviceValue(mfs, "llm_infiniband_symbol_error_total", "mlx5_1") == 9 && value(mfs, "llm_infiniband_stuck_reads", "", "") == 0
+	})
+}
+
+// TestBlockingSysfsReadPushAndSIGTERM: with a counter file blocking, push mode
+// still pushes and SIGTERM still ends the exporter.
+func TestBlockingSysfsReadPushAndSIGTERM(t *testing.T) {
+	sysfs, _ := blockingCounterSysfs(t)
+	var pushes atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") == "snappy" {
+			pushes.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	e := start(t, "--path.sysfs="+sysfs, "--collector.infiniband.read-timeout=200ms", "--no-attribution.kubelet",
+		"--remote-write.url="+receiver.URL+"/api/v1/write", "--remote-write.interval=200ms", "--remote-write.flush-timeout=5s")
+	eventually(t, "3 pushes with a counter file blocking", func() bool { return pushes.Load() >= 3 })
+	if err := syscall.Kill(e.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(patience):
+		t.Fatalf("the exporter ignored SIGTERM with a counter read blocked:\n%s", e.log)
+	}
+}
+
+// deviceValue is name's value for RDMA device dev; -1 when absent.
+func deviceValue(mfs map[string]*dto.MetricFamily, name, dev string) float64 {
+	return value(mfs, name, "device", dev)
 }
