@@ -119,7 +119,8 @@ type portState struct {
 	extra               []string
 	deviceVersion       uint64
 	labels, infoLabels  []*dto.LabelPair
-	saturatedLabels     [numCounterMetrics][]*dto.LabelPair // per counter of fixed width
+	labelValues         []string                            // device, port, link_layer, attribution
+	saturatedLabels     [numCounterMetrics][]*dto.LabelPair // per saturated counter
 	state, physState    float64
 	rate                float64
 	haveState, havePhys bool
@@ -171,7 +172,7 @@ func newWithReader(paths collector.Paths, cfg Config, logger *slog.Logger, r sys
 		rateDesc:      desc("rate_bytes_per_second", "Current signalling rate of the port in bytes per second.", labels),
 		infoDesc:      desc("info", "Static facts about the port and its HCA; value is always 1.", infoLabels),
 		errorsDesc:    desc("read_errors_total", "Sysfs values that could not be read, by reason (io_error, invalid_value, not_available, vanished, timeout, stuck).", []string{"device", "port", "reason"}),
-		saturatedDesc: desc("counter_saturated", "1 while a PMA counter of fixed width sits at its maximum (2^32-1, 65535, 255, 15): it saturates rather than wraps, so its rate reads 0 while events go uncounted; 0 otherwise.", append(append([]string{}, labels...), "counter")),
+		saturatedDesc: desc("counter_saturated", "Present, with value 1, while a PMA counter of fixed width sits at its maximum (2^32-1, 65535, 255, 15): it saturates rather than wraps, so its rate reads 0 while events go uncounted.", append(append([]string{}, labels...), "counter")),
 		stuckDesc:     desc("stuck_reads", "Sysfs reads abandoned because they did not return in time and still blocked in the kernel; their files are not read again until they return.", nil),
 		devices:       map[string]*deviceState{},
 		errors:        map[errorKey]*errorCount{},
@@ -276,7 +277,6 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 
 	if !ps.planned {
 		ps.planned = c.planCounters(ds, ps, portLen)
-		ps.labels = nil // the saturation series' label pairs follow the plan
 	}
 	clear(ps.have[:])
 	clear(ps.saturated[:])
@@ -358,18 +358,17 @@ func (c *Collector) sendPort(ch chan<- prometheus.Metric, samples *collector.Sam
 			samples.Send(ch, c.counterDescs[i], prometheus.CounterValue, ps.values[i], ps.labels)
 		}
 	}
-	for _, pc := range ps.plan {
-		if m := pc.src.metric; pc.src.bits > 0 && ps.have[m] {
-			samples.Send(ch, c.saturatedDesc, prometheus.GaugeValue, boolValue(ps.saturated[m]), ps.saturatedLabels[m])
+	// Only the saturated counters: a series per fixed-width counter and port
+	// would add a third to the collector's series for a rare state.
+	for m, sat := range ps.saturated {
+		if !sat {
+			continue
 		}
+		if ps.saturatedLabels[m] == nil {
+			ps.saturatedLabels[m] = prometheus.MakeLabelPairs(c.saturatedDesc, append(append([]string(nil), ps.labelValues...), counterMetrics[m].name))
+		}
+		samples.Send(ch, c.saturatedDesc, prometheus.GaugeValue, 1, ps.saturatedLabels[m])
 	}
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // refreshLabels rebuilds the port's label pairs only when a value changed,
@@ -390,12 +389,8 @@ func (c *Collector) refreshLabels(ds *deviceState, ps *portState, changed bool) 
 	ps.labels = prometheus.MakeLabelPairs(c.stateDesc, values)
 	info := append([]string{ps.netdev, ds.boardID, ds.firmware, ds.hcaType, ds.guid, ds.pciAddr}, values...)
 	ps.infoLabels = prometheus.MakeLabelPairs(c.infoDesc, info)
-	for _, pc := range ps.plan {
-		if pc.src.bits > 0 {
-			m := pc.src.metric
-			ps.saturatedLabels[m] = prometheus.MakeLabelPairs(c.saturatedDesc, append(values, counterMetrics[m].name))
-		}
-	}
+	ps.labelValues = values
+	clear(ps.saturatedLabels[:]) // built when first needed
 }
 
 func (c *Collector) sendErrors(ch chan<- prometheus.Metric, samples *collector.Samples) {
