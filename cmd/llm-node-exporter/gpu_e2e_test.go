@@ -418,7 +418,6 @@ func seriesCount(mfs map[string]*dto.MetricFamily) int {
 	return n
 }
 
-
 // TestGPULostEarlyKeepsItsWorkloadEndToEnd: a GPU lost soon after start-up,
 // before a second attribution refresh, keeps the pod, role and dp_rank of its
 // engine on llm_gpu_up 0 after the refreshes that follow the loss (they used to

@@ -34,8 +34,8 @@ type readGuard struct {
 	inner   sysReader
 	timeout time.Duration // a scrape's total wait on reads that do not return
 
-	mu    sync.Mutex // guards stuck and every worker's abandoned flag
-	stuck map[string]*readWorker
+	mu     sync.Mutex // guards stuck and every worker's abandoned flag
+	stuck  map[string]*readWorker
 	nstuck atomic.Int32
 
 	worker *readWorker // the current worker; replaced when abandoned

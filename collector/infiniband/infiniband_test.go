@@ -141,7 +141,7 @@ var everyCounterFile = []struct {
 	{"mlx5_0", "counters/link_downed", "link_downed_total", 19, 1, true},
 	{"mlx5_0", "counters/link_error_recovery", "link_error_recovery_total", 18, 1, true},
 	{"mlx5_0", "counters/local_link_integrity_errors", "local_link_integrity_errors_total", 14, 1, true},
-	{"mlx5_0", "counters/multicast_rcv_packets", "multicast_packets_received_total", 4567928365, 1, false}, // shadowed by counters_ext/
+	{"mlx5_0", "counters/multicast_rcv_packets", "multicast_packets_received_total", 4567928365, 1, false},     // shadowed by counters_ext/
 	{"mlx5_0", "counters/multicast_xmit_packets", "multicast_packets_transmitted_total", 4567951405, 1, false}, // shadowed by counters_ext/
 	{"mlx5_0", "counters/port_rcv_constraint_errors", "port_constraint_errors_received_total", 7, 1, true},
 	{"mlx5_0", "counters/port_rcv_data", "port_data_received_bytes_total", 912345904716, 4, false}, // shadowed by counters_ext/
@@ -156,7 +156,7 @@ var everyCounterFile = []struct {
 	{"mlx5_0", "counters/port_xmit_packets", "port_packets_transmitted_total", 4567898700, 1, false}, // shadowed by counters_ext/
 	{"mlx5_0", "counters/port_xmit_wait", "port_transmit_wait_total", 12346600, 1, true},
 	{"mlx5_0", "counters/symbol_error", "symbol_error_total", 22, 1, true},
-	{"mlx5_0", "counters/unicast_rcv_packets", "unicast_packets_received_total", 4567969929, 1, false}, // shadowed by counters_ext/
+	{"mlx5_0", "counters/unicast_rcv_packets", "unicast_packets_received_total", 4567969929, 1, false},     // shadowed by counters_ext/
 	{"mlx5_0", "counters/unicast_xmit_packets", "unicast_packets_transmitted_total", 4567965677, 1, false}, // shadowed by counters_ext/
 	{"mlx5_0", "hw_counters/duplicate_request", "duplicate_requests_packets_total", 9, 1, true},
 	{"mlx5_0", "hw_counters/implied_nak_seq_err", "implied_nak_seq_errors_total", 7, 1, true},
