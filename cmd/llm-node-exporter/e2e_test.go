@@ -577,7 +577,7 @@ func unblock(fifo string) {
 // the file answers and is fixed its counter comes back.
 func TestBlockingSysfsReadEndToEnd(t *testing.T) {
 	sysfs, fifo := blockingCounterSysfs(t)
-	e := start(t, "--path.sysfs="+sysfs, "--collector.infiniband.read-timeout=200ms", "--no-attribution.kubelet")
+	e := start(t, "--path.sysfs="+sysfs, "--no-attribution.kubelet")
 	client := &http.Client{Timeout: patience}
 	for scrape := 1; scrape <= 3; scrape++ {
 		resp, err := client.Get(e.url + "/metrics")
@@ -641,7 +641,7 @@ func TestBlockingSysfsReadPushAndSIGTERM(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer receiver.Close()
-	e := start(t, "--path.sysfs="+sysfs, "--collector.infiniband.read-timeout=200ms", "--no-attribution.kubelet",
+	e := start(t, "--path.sysfs="+sysfs, "--no-attribution.kubelet",
 		"--remote-write.url="+receiver.URL+"/api/v1/write", "--remote-write.interval=200ms", "--remote-write.flush-timeout=5s")
 	eventually(t, "3 pushes with a counter file blocking", func() bool { return pushes.Load() >= 3 })
 	if err := syscall.Kill(e.pid, syscall.SIGTERM); err != nil {

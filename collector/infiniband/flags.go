@@ -22,7 +22,7 @@ func AddFlags(app *kingpin.Application) *Flags {
 		deviceExclude: app.Flag("collector.infiniband.device-exclude",
 			"Regexp of RDMA devices to skip; applied after the include regexp.").Default("").String(),
 		readTimeout: app.Flag("collector.infiniband.read-timeout",
-			"Most a scrape waits, in total, for sysfs counter reads that do not return (a hung HCA firmware); such a read is abandoned and its file skipped until it returns.").
+			"Most a scrape waits, in total, for sysfs counter reads that make no progress (a hung HCA firmware), then a tenth of it per further such read; such a read is abandoned and its file skipped until it returns.").
 			Default(DefaultReadTimeout.String()).Duration(),
 	}
 }

@@ -92,6 +92,7 @@ type Collector struct {
 	devNames, portNames, dirNames nameList
 	extra                         []string
 	pending                       []pendingError
+	counters                      counterBatch
 	lastSamples                   int
 }
 
@@ -280,16 +281,9 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 	}
 	clear(ps.have[:])
 	clear(ps.saturated[:])
-	for _, pc := range ps.plan {
-		dirLen := c.joinString(portLen, counterDirs[pc.dir].dir)
-		fileLen := c.joinString(dirLen, pc.src.file)
-		raw, ok := c.readUint(ds, ps, fileLen)
-		if ok {
-			m := pc.src.metric
-			ps.values[m], ps.have[m] = float64(raw)*pc.src.scale, true
-			ps.saturated[m] = pc.src.saturated(raw)
-		}
-	}
+	c.counters = counterBatch{c: c, ds: ds, ps: ps, portLen: portLen}
+	c.guard.readAll(&c.counters, len(ps.plan), len(c.buf))
+	c.counters = counterBatch{}
 
 	// A port that disappeared while we read it (device reset, VF removed)
 	// yields nothing rather than a half-read set of series, and counts as one
@@ -399,18 +393,34 @@ func (c *Collector) sendErrors(ch chan<- prometheus.Metric, samples *collector.S
 	}
 }
 
-// readUint reads one counter file at c.path[:n]; failures are counted
-// against the port and reported as !ok.
-func (c *Collector) readUint(ds *deviceState, ps *portState, n int) (uint64, bool) {
-	content, err := c.read(n)
+// counterBatch reads a port's planned counter files in one batch of the
+// read guard.
+type counterBatch struct {
+	c       *Collector
+	ds      *deviceState
+	ps      *portState
+	portLen int
+}
+
+func (b *counterBatch) path(i int) []byte {
+	pc := b.ps.plan[i]
+	n := b.c.joinString(b.c.joinString(b.portLen, counterDirs[pc.dir].dir), pc.src.file)
+	return b.c.cstr(n)
+}
+
+func (b *counterBatch) result(i int, content []byte, err error) {
+	pc := b.ps.plan[i]
 	if err == nil {
-		var v uint64
-		if v, err = parseUint(content); err == nil {
-			return v, true
+		var raw uint64
+		if raw, err = parseUint(content); err == nil {
+			m := pc.src.metric
+			b.ps.values[m], b.ps.have[m] = float64(raw)*pc.src.scale, true
+			b.ps.saturated[m] = pc.src.saturated(raw)
+			return
 		}
 	}
-	c.portError(ds, ps, classify(err), n, err)
-	return 0, false
+	b.path(i) // c.path is the failing file's path again, for the error
+	b.c.portError(b.ds, b.ps, classify(err), len(b.c.path)-1, err)
 }
 
 // readNumber reads and parses one numeric file at c.path[:n] (+"/"+file).

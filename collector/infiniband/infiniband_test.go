@@ -737,13 +737,15 @@ func TestSaturatedCounters(t *testing.T) {
 // counter blocks in the kernel while the HCA's firmware does not answer.
 type blockingReader struct {
 	sysReader
-	suffix  string
-	release chan struct{}
+	suffix   string
+	contains string // or every file whose path contains this
+	release  chan struct{}
 	reads   atomic.Int32 // reads of the blocking file started
 }
 
 func (b *blockingReader) ReadFile(path, buf []byte) (int, error) {
-	if strings.HasSuffix(string(bytes.TrimRight(path, "\x00")), b.suffix) {
+	p := string(bytes.TrimRight(path, "\x00"))
+	if (b.suffix != "" && strings.HasSuffix(p, b.suffix)) || (b.contains != "" && strings.Contains(p, b.contains)) {
 		b.reads.Add(1)
 		<-b.release
 	}
@@ -778,12 +780,20 @@ func updateWithin(t *testing.T, c *Collector, d time.Duration) map[string]float6
 // and is read again once it returns.
 func TestBlockingReadIsAbandoned(t *testing.T) {
 	r := &blockingReader{sysReader: newOSReader(), suffix: "mlx5_1/ports/1/counters/symbol_error", release: make(chan struct{})}
-	c := newWithReader(collector.Paths{Sysfs: fixture}, Config{ReadTimeout: 50 * time.Millisecond}, quiet, r)
+	c := newWithReader(collector.Paths{Sysfs: fixture}, Config{ReadTimeout: 500 * time.Millisecond}, quiet, r)
 	const stuck = "llm_infiniband_symbol_error_total{mlx5_1,1}"
+	baseline := series(gather(t, newFixtureCollector(t, fixture, Config{})))
 	for scrape := 1; scrape <= 3; scrape++ {
 		got := updateWithin(t, c, 30*time.Second)
 		if v, ok := got[stuck]; ok {
 			t.Errorf("scrape %d: %s = %v from a read that did not return", scrape, stuck, v)
+		}
+		// Every other value of the port, whatever its place in the port's
+		// batch of counter reads relative to the stuck file.
+		for k, v := range baseline {
+			if k != stuck && strings.Contains(k, "{mlx5_1,1") && !strings.HasPrefix(k, "llm_infiniband_read_errors_total") && got[k] != v {
+				t.Errorf("scrape %d: %s = %v, want %v", scrape, k, got[k], v)
+			}
 		}
 		for _, k := range []string{"llm_infiniband_port_errors_received_total{mlx5_1,1}", "llm_infiniband_state_id{mlx5_1,1}", "llm_infiniband_symbol_error_total{mlx5_2,1}"} {
 			if _, ok := got[k]; !ok {
@@ -815,5 +825,53 @@ func TestBlockingReadIsAbandoned(t *testing.T) {
 	}
 	if v := got["llm_infiniband_stuck_reads{,}"]; v != 0 {
 		t.Errorf("stuck_reads = %v after the read returned, want 0", v)
+	}
+}
+
+// TestHungHCA: every counter read of one HCA blocks (its firmware hangs): the
+// scrape still returns with every other device served, each blocked file is
+// one stuck read, later scrapes read none of them, and all come back once the
+// firmware answers.
+func TestHungHCA(t *testing.T) {
+	r := &blockingReader{sysReader: newOSReader(), contains: "mlx5_4/ports/1/counters", release: make(chan struct{})}
+	c := newWithReader(collector.Paths{Sysfs: fixture}, Config{ReadTimeout: 500 * time.Millisecond}, quiet, r)
+	baseline := series(gather(t, newFixtureCollector(t, fixture, Config{})))
+	port := filepath.Join(fixture, "class/infiniband/mlx5_4/ports/1")
+	ext, _ := os.ReadDir(filepath.Join(port, "counters_ext"))
+	legacy, _ := os.ReadDir(filepath.Join(port, "counters"))
+	// The port's counter files: the 8 of counters_ext/, and those of counters/
+	// it does not shadow (the 22 files less 8).
+	files := len(ext) + len(legacy) - 8
+	for scrape := 1; scrape <= 2; scrape++ {
+		got := updateWithin(t, c, 60*time.Second)
+		for k, v := range baseline {
+			if !strings.Contains(k, "{mlx5_4,1") && !strings.HasPrefix(k, "llm_infiniband_read_errors_total") && !strings.HasPrefix(k, "llm_infiniband_stuck_reads") && got[k] != v {
+				t.Errorf("scrape %d: %s = %v, want %v: another HCA lost a value", scrape, k, got[k], v)
+			}
+		}
+		if v := got["llm_infiniband_read_errors_total{mlx5_4,1,timeout}"]; v != float64(files) {
+			t.Errorf("scrape %d: timeouts of the hung HCA = %v, want %d", scrape, v, files)
+		}
+		if _, ok := got["llm_infiniband_state_id{mlx5_4,1}"]; !ok {
+			t.Errorf("scrape %d: the hung HCA's port state was lost", scrape)
+		}
+		if v := got["llm_infiniband_stuck_reads{,}"]; v != float64(files) {
+			t.Errorf("scrape %d: stuck_reads = %v, want %d (one per blocked file)", scrape, v, files)
+		}
+	}
+	if n := r.reads.Load(); n != int32(files) {
+		t.Errorf("%d reads of blocked files started, want %d: one each", n, files)
+	}
+	close(r.release)
+	for deadline := time.Now().Add(30 * time.Second); c.guard.stuckReads() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the released reads were never accounted for")
+		}
+	}
+	got := updateWithin(t, c, 30*time.Second)
+	for k, v := range baseline {
+		if strings.Contains(k, "{mlx5_4,1}") && got[k] != v {
+			t.Errorf("%s = %v once the firmware answers, want %v", k, got[k], v)
+		}
 	}
 }
