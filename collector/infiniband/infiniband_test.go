@@ -740,7 +740,7 @@ type blockingReader struct {
 	suffix   string
 	contains string // or every file whose path contains this
 	release  chan struct{}
-	reads   atomic.Int32 // reads of the blocking file started
+	reads    atomic.Int32 // reads of the blocking file started
 }
 
 func (b *blockingReader) ReadFile(path, buf []byte) (int, error) {
