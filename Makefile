@@ -18,14 +18,15 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
 # Test targets that fragments in mk/*.mk append to.
 TEST_TARGETS := check-format vet check-fixture test-go test-race fuzz-smoke
-GENERATE_TARGETS := fixture golden
+# The /metrics golden files are not generated: `make golden` rewrites them on purpose, to review.
+GENERATE_TARGETS := fixture
 
 # Fragments (the rules pack, push mode, ...) append to TEST_TARGETS and
 # GENERATE_TARGETS; they are read here, before `test:` and `generate:` expand
 # those lists.
 -include mk/*.mk
 
-.PHONY: all build demo demo-exporter test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband fuzz clean
+.PHONY: all build demo demo-exporter test check-format vet check-fixture test-go test-race fuzz-smoke fixture golden generate bench-infiniband gpu-smoke-bundle gpu-smoke-dry-run fuzz clean
 
 all: build
 
@@ -98,7 +99,9 @@ check-fixture:
 	  diff -r --no-dereference testdata/sys $$tmp/sys && rm -rf $$tmp || \
 	  { echo "testdata/sys is stale: run 'make fixture' and review"; rm -rf $$tmp; exit 1; }
 
-# Regenerates the reviewed golden file of the end-to-end /metrics test.
+# Rewrites the golden /metrics pages of the end-to-end tests (testdata/fixture.metrics and
+# testdata/gpu-fixture.metrics in cmd/llm-node-exporter) from the current binary: run it on purpose
+# when the output is meant to change, review `git diff`, then commit. Not part of `make generate`.
 golden:
 	$(GO) test -count=1 ./cmd/llm-node-exporter -run 'EndToEndGolden' -update
 
@@ -106,6 +109,27 @@ generate: $(GENERATE_TARGETS)
 
 bench-infiniband:
 	bash scripts/bench-infiniband.sh
+
+# The bundle of the GPU smoke run (scripts/gpu-smoke.sh, docs/benchmarks.md) for a GPU machine
+# without Go: the exporter cross-built as `make build` builds it (cgo, linux/amd64, same ldflags),
+# and the gpu collector's test binary, whose BenchmarkRealNVMLUpdate times every NVML call on the
+# real driver. Dynamically linked against glibc: the GPU machine needs glibc >= the version printed.
+GPU_SMOKE_BUNDLE := $(CACHE)/gpu-smoke
+gpu-smoke-bundle:
+	rm -rf $(GPU_SMOKE_BUNDLE) && mkdir -p $(GPU_SMOKE_BUNDLE)
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS)' -o $(GPU_SMOKE_BUNDLE)/llm-node-exporter ./cmd/llm-node-exporter
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) test -c -o $(GPU_SMOKE_BUNDLE)/gpu.test ./collector/gpu
+	@echo "bundle $(GPU_SMOKE_BUNDLE): $$(du -sh $(GPU_SMOKE_BUNDLE) | cut -f1); needs glibc >= \
+	  $$(objdump -T $(GPU_SMOKE_BUNDLE)/llm-node-exporter $(GPU_SMOKE_BUNDLE)/gpu.test | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+
+# The smoke run without a GPU: the fake libnvidia-ml.so.1 and the fake nvidia-smi of
+# collector/gpu/testdata/fakenvml, idle processes instead of the PyTorch loads (their checks are
+# reported, not enforced). Checks the script, the bundle and the comparison with nvidia-smi.
+gpu-smoke-dry-run: gpu-smoke-bundle $(FAKENVML)
+	rm -rf $(CACHE)/gpu-smoke-dry-run
+	PATH=$(CURDIR)/collector/gpu/testdata/fakenvml:$$PATH OUT=$(CURDIR)/$(CACHE)/gpu-smoke-dry-run \
+	  GPU_SMOKE_DRY_RUN=1 GPU_SMOKE_NVML_LIBRARY=$(CURDIR)/$(FAKENVML) GPU_SMOKE_LOAD_SECONDS=6 \
+	  bash scripts/gpu-smoke.sh
 
 fuzz:
 	$(GO) test ./collector/infiniband -run '^$$' -fuzz FuzzParseValue -fuzztime 30s

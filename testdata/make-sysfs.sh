@@ -3,6 +3,8 @@
 #   mlx5_0..mlx5_7  ConnectX-7 NDR 400G InfiniBand, one per GPU behind the same PCIe switch
 #   mlx5_8, mlx5_9  a dual-port ConnectX-7 in Ethernet mode (RoCE, 200G) with netdevs
 # and the faults the collector must survive:
+#   mlx5_2          counters/ at the maximum of their PMA widths, as real CX-7 ports show them:
+#                   port_xmit_wait 2^32-1, port_xmit_discards 65535, link_downed 255
 #   mlx5_3          port down (DOWN / Disabled)
 #   mlx5_5          counters/port_rcv_errors is unreadable (a directory: EISDIR)
 #   mlx5_6          counters/symbol_error reads "N/A (no PMA)"
@@ -56,6 +58,7 @@ value() {
     *packets*|*requests*) echo $(( (seed + 1) * 4567890123 + h % 100003 )) ;;
     port_xmit_wait) echo $(( (seed + 1) * 12345678 + h % 1009 )) ;;
     lifespan) echo 12 ;;
+    local_link_integrity_errors|excessive_buffer_overrun_errors) echo $(( (seed * 7 + h) % 15 )) ;; # 4-bit PMA fields: at most 15
     *) echo $(( (seed * 7 + h) % 23 )) ;;
   esac
 }
@@ -127,6 +130,8 @@ hca 9 "$eth/0000:a1:00.1" Ethernet ens12f1np1
 
 # Faults.
 ib() { echo "$out/class/infiniband/mlx5_$1/ports/1"; }
+w "$(ib 2)/counters/port_xmit_wait" 4294967295; w "$(ib 2)/counters/port_xmit_discards" 65535
+w "$(ib 2)/counters/link_downed" 255
 w "$(ib 3)/state" "1: DOWN"; w "$(ib 3)/phys_state" "3: Disabled"; w "$(ib 3)/rate" "10 Gb/sec (4X SDR)"
 rm "$(ib 5)/counters/port_rcv_errors"
 w "$(ib 5)/counters/port_rcv_errors/why" "a directory where the kernel has a file: reading it fails with EISDIR"

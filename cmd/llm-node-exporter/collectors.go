@@ -50,12 +50,27 @@ func addCollectorFlags(app *kingpin.Application) *collectorFlags {
 	return f
 }
 
+// closers are what the exporter releases when it exits, after the last scrape
+// and push: the gpu collector's NVML, and any other source that holds a
+// resource (a client connection) adds its Close here. The last added is
+// closed first.
+type closers []func()
+
+func (c *closers) add(close func()) { *c = append(*c, close) }
+
+func (c *closers) closeAll() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+}
+
 // build constructs the enabled collectors and the attribution cache that
 // labels them; a bad collector flag stops start-up. The returned function
 // starts the background work: the engine targets' watchers, and a first
 // attribution refresh, synchronously so the first scrape is already labelled,
-// then the periodic refresh, until ctx ends.
-func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*collector.Set, func(ctx context.Context), error) {
+// then the periodic refresh, until ctx ends. What build opens is added to
+// release, closed by the caller on exit.
+func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger, release *closers) (*collector.Set, func(ctx context.Context), error) {
 	cache := f.attribution.newCache(paths, logger)
 	enabled := map[string]collector.Collector{}
 	var gpuCollector *gpu.Collector
@@ -66,6 +81,7 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 		}
 		gpuCollector = gpu.New(cfg, logger.With("collector", "gpu"))
 		enabled["gpu"] = gpuCollector
+		release.add(gpuCollector.Close)
 	}
 	if *f.enabled["infiniband"] {
 		cfg, err := f.infiniband.Config()

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,8 +64,10 @@ func TestMain(m *testing.M) {
 }
 
 type exporter struct {
-	url string
-	log *syncBuffer
+	url    string
+	log    *syncBuffer
+	pid    int
+	exited chan struct{} // closed when the process has exited
 }
 
 // syncBuffer collects the exporter's output, written by exec's copying
@@ -82,7 +85,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 
 // startProcess starts cmd with its output collected, and stops it when the
 // test ends: SIGTERM (so it can flush and exit cleanly), SIGKILL after 10 s.
-func startProcess(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+func startProcess(t testing.TB, cmd *exec.Cmd) *syncBuffer {
 	t.Helper()
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -109,8 +112,23 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// patience bounds every wait of these tests for the exporter or a server to
+// reach a state: long, because a loaded machine is slow, and only the upper
+// bound of a poll that returns as soon as the state is reached.
+const patience = 60 * time.Second
+
+// eventually polls cond until it holds, failing t after patience.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, patience)
+		}
+	}
+}
+
 // start runs the binary on a free loopback port and waits until it serves.
-func start(t *testing.T, args ...string) *exporter {
+func start(t testing.TB, args ...string) *exporter {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,35 +150,44 @@ func start(t *testing.T, args ...string) *exporter {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	e := &exporter{url: "http://" + addr, log: logs}
-	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(e.url + "/"); err == nil {
-			resp.Body.Close()
-			return e
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+	e := &exporter{url: "http://" + addr, log: logs, exited: exited, pid: cmd.Process.Pid}
+	eventually(t, "exporter serving", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("exporter exited before serving: %s", logs)
+		default:
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("exporter did not start: %s", logs)
-	return nil
+		resp, err := http.Get(e.url + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	return e
 }
 
 // waitLog waits until the exporter's output mentions substr (the output
 // arrives through a pipe, shortly after the response that caused it) and
 // returns the output.
-func (e *exporter) waitLog(t *testing.T, substr string) string {
+func (e *exporter) waitLog(t testing.TB, substr string) string {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		if out := e.log.String(); strings.Contains(out, substr) {
-			return out
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("exporter output never mentioned %q:\n%s", substr, e.log.String())
+	return e.waitLogCount(t, substr, 1)
+}
+
+// waitLogCount waits until the output mentions substr n times.
+func (e *exporter) waitLogCount(t testing.TB, substr string, n int) string {
+	t.Helper()
+	eventually(t, fmt.Sprintf("exporter output mentioning %q %d times", substr, n), func() bool {
+		return strings.Count(e.log.String(), substr) >= n
+	})
 	return e.log.String()
 }
 
-func (e *exporter) get(t *testing.T, path string) (int, string) {
+func (e *exporter) get(t testing.TB, path string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(e.url + path)
 	if err != nil {
@@ -174,7 +201,7 @@ func (e *exporter) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-func (e *exporter) scrape(t *testing.T) string {
+func (e *exporter) scrape(t testing.TB) string {
 	t.Helper()
 	code, body := e.get(t, "/metrics")
 	if code != http.StatusOK {
@@ -183,7 +210,7 @@ func (e *exporter) scrape(t *testing.T) string {
 	return body
 }
 
-func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
+func parse(t testing.TB, text string) map[string]*dto.MetricFamily {
 	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
@@ -507,4 +534,127 @@ func TestReadErrorsCountAcrossScrapes(t *testing.T) {
 	if warnings != 1 {
 		t.Errorf("N/A file warned %d times over two scrapes, want once", warnings)
 	}
+}
+
+// blockingCounterSysfs copies the fixture with mlx5_1's counters/symbol_error
+// replaced by a FIFO: opening it for reading blocks until a writer comes, as a
+// counter read blocks while the HCA's firmware does not answer. It returns the
+// sysfs root and the FIFO's path.
+func blockingCounterSysfs(t *testing.T) (string, string) {
+	t.Helper()
+	sysfs := filepath.Join(t.TempDir(), "sys")
+	if out, err := runCmd("cp", "-a", fixtureSysfs, sysfs); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	port, err := filepath.EvalSymlinks(filepath.Join(sysfs, "class/infiniband/mlx5_1/ports/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(port, "counters/symbol_error")
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Never leave the exporter's reader blocked after the test.
+	t.Cleanup(func() { unblock(fifo) })
+	return sysfs, fifo
+}
+
+// unblock opens the FIFO for writing (releasing a reader blocked opening it)
+// and writes a counter value.
+func unblock(fifo string) {
+	if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		f.WriteString("7\n")
+		f.Close()
+	}
+}
+
+// TestBlockingSysfsReadEndToEnd: a counter file whose read blocks does not
+// hang /metrics: every scrape answers with the port's other values and the
+// other collectors, the file is read once (one stuck read, counted), and once
+// the file answers and is fixed its counter comes back.
+func TestBlockingSysfsReadEndToEnd(t *testing.T) {
+	sysfs, fifo := blockingCounterSysfs(t)
+	e := start(t, "--path.sysfs="+sysfs, "--no-attribution.kubelet")
+	client := &http.Client{Timeout: patience}
+	for scrape := 1; scrape <= 3; scrape++ {
+		resp, err := client.Get(e.url + "/metrics")
+		if err != nil {
+			t.Fatalf("scrape %d with a blocking counter file: %v", scrape, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		mfs := parse(t, string(body))
+		if v := deviceValue(mfs, "llm_infiniband_symbol_error_total", "mlx5_1"); v != -1 {
+			t.Errorf("scrape %d: symbol_error of mlx5_1 = %v from a read that never returned", scrape, v)
+		}
+		if v := deviceValue(mfs, "llm_infiniband_port_errors_received_total", "mlx5_1"); v == -1 {
+			t.Errorf("scrape %d: the port's other counters were lost", scrape)
+		}
+		if n := len(mfs["llm_infiniband_state_id"].GetMetric()); n != 10 {
+			t.Errorf("scrape %d: %d ports served, want 10", scrape, n)
+		}
+		if v := value(mfs, "llm_exporter_collector_success", "collector", "infiniband"); v != 1 {
+			t.Errorf("scrape %d: infiniband collector success = %v", scrape, v)
+		}
+		if v := value(mfs, "llm_infiniband_stuck_reads", "", ""); v != 1 {
+			t.Errorf("scrape %d: stuck_reads = %v, want 1 (never a second read of the stuck file)", scrape, v)
+		}
+		if v := value(mfs, "llm_infiniband_read_errors_total", "reason", "timeout"); v != 1 {
+			t.Errorf("scrape %d: timeouts = %v, want 1", scrape, v)
+		}
+		wantSkipped := float64(scrape - 1)
+		if scrape == 1 {
+			wantSkipped = -1 // none yet: no series
+		}
+		if v := value(mfs, "llm_infiniband_read_errors_total", "reason", "stuck"); v != wantSkipped {
+			t.Errorf("scrape %d: skipped reads = %v, want %v", scrape, v, wantSkipped)
+		}
+		if mfs["go_goroutines"] == nil || mfs["llm_exporter_build_info"] == nil {
+			t.Errorf("scrape %d: the exporter's other series were lost", scrape)
+		}
+	}
+	// The firmware answers, and the file becomes a plain counter again.
+	unblock(fifo)
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fifo, []byte("9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.scrapeUntil(t, "symbol_error of mlx5_1 back once its file answers", func(mfs map[string]*dto.MetricFamily) bool {
+		return deviceValue(mfs, "llm_infiniband_symbol_error_total", "mlx5_1") == 9 && value(mfs, "llm_infiniband_stuck_reads", "", "") == 0
+	})
+}
+
+// TestBlockingSysfsReadPushAndSIGTERM: with a counter file blocking, push mode
+// still pushes and SIGTERM still ends the exporter.
+func TestBlockingSysfsReadPushAndSIGTERM(t *testing.T) {
+	sysfs, _ := blockingCounterSysfs(t)
+	var pushes atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") == "snappy" {
+			pushes.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	e := start(t, "--path.sysfs="+sysfs, "--no-attribution.kubelet",
+		"--remote-write.url="+receiver.URL+"/api/v1/write", "--remote-write.interval=200ms", "--remote-write.flush-timeout=5s")
+	eventually(t, "3 pushes with a counter file blocking", func() bool { return pushes.Load() >= 3 })
+	if err := syscall.Kill(e.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(patience):
+		t.Fatalf("the exporter ignored SIGTERM with a counter read blocked:\n%s", e.log)
+	}
+}
+
+// deviceValue is name's value for RDMA device dev; -1 when absent.
+func deviceValue(mfs map[string]*dto.MetricFamily, name, dev string) float64 {
+	return value(mfs, name, "device", dev)
 }

@@ -7,8 +7,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +44,7 @@ var (
 // fakeNVML compiles the fake NVML library once per test binary, into the
 // directory TestMain removes, and returns its path. It skips the test only
 // where there is no C compiler.
-func fakeNVML(t *testing.T) string {
+func fakeNVML(t testing.TB) string {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
 	if err != nil {
@@ -83,7 +82,7 @@ func fakeNVML(t *testing.T) string {
 // startGPU runs the exporter on the fixture sysfs and the fake 8-GPU node.
 // The fake reads FAKENVML_* from the environment the exporter inherits: set
 // them with t.Setenv before calling.
-func startGPU(t *testing.T, args ...string) *exporter {
+func startGPU(t testing.TB, args ...string) *exporter {
 	t.Helper()
 	return start(t, append([]string{"--path.sysfs=" + fixtureSysfs, "--collector.gpu.nvml-library=" + fakeNVML(t)}, args...)...)
 }
@@ -95,18 +94,15 @@ func normalizeGPU(text string) string {
 	return xidTimestampLine.ReplaceAllString(normalize(text), "$1 <timestamp>")
 }
 
-// scrapeUntil scrapes until cond holds on the parsed page (at most ~5 s).
-func (e *exporter) scrapeUntil(t *testing.T, what string, cond func(map[string]*dto.MetricFamily) bool) string {
+// scrapeUntil scrapes until cond holds on the parsed page (within patience).
+func (e *exporter) scrapeUntil(t testing.TB, what string, cond func(map[string]*dto.MetricFamily) bool) string {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		text := e.scrape(t)
-		if cond(parse(t, text)) {
-			return text
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not seen within 50 scrapes; log:\n%s", what, e.log)
-	return ""
+	var text string
+	eventually(t, what, func() bool {
+		text = e.scrape(t)
+		return cond(parse(t, text))
+	})
+	return text
 }
 
 // gpuValue is the value of name's series for GPU gpu whose other labels match
@@ -137,8 +133,8 @@ next:
 // TestGPUEndToEndGolden compares the whole /metrics page of the fixture node
 // with the fake 8 x H100 (one past XID 48 on GPU 6, PCIe throughput and
 // per-link GPM NVLink bytes on, so every llm_gpu_* family but the error
-// counter is served) with the reviewed golden file. Regenerate with
-// `go test ./cmd/llm-node-exporter -run TestGPUEndToEndGolden -update`.
+// counter is served) with the reviewed golden file. Regenerate on purpose
+// with `make golden`, and review the diff.
 func TestGPUEndToEndGolden(t *testing.T) {
 	t.Setenv("FAKENVML_XID", "6:48")
 	// The whole attributed node: SGLang P/D engines in /proc and the kubelet's
@@ -214,10 +210,10 @@ func TestGPUEndToEndGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(gpuGoldenPath)
 	if err != nil {
-		t.Fatalf("%v (regenerate with -update)", err)
+		t.Fatalf("%v (run `make golden`)", err)
 	}
 	if got != string(want) {
-		t.Errorf("/metrics differs from %s (review, then regenerate with `go test ./cmd/llm-node-exporter -run TestGPUEndToEndGolden -update`):\n%s",
+		t.Errorf("/metrics differs from %s (review, then `make golden`):\n%s",
 			gpuGoldenPath, lineDiff(string(want), got))
 	}
 }
@@ -262,15 +258,12 @@ func TestGPULostEndToEnd(t *testing.T) {
 		}
 	}
 	check(1)
-	// The lost GPU shut NVML down for a re-initialisation after a 1 s backoff.
-	time.Sleep(1200 * time.Millisecond)
+	// The lost GPU shut NVML down: the next scrape re-initialises it at once,
+	// the one after does not (30 s backoff while the GPU stays lost).
 	check(2)
-	// The log arrives through a pipe, shortly after the response.
-	for i := 0; i < 100 && strings.Count(e.log.String(), "NVML initialised") < 2; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := strings.Count(e.log.String(), "NVML initialised"); n != 2 {
-		t.Errorf("NVML initialised %d times over two scrapes 1.2 s apart, want 2:\n%s", n, e.log)
+	check(3)
+	if n := strings.Count(e.waitLogCount(t, "NVML initialised", 2), "NVML initialised"); n != 2 {
+		t.Errorf("NVML initialised %d times over three scrapes, want 2 (start-up, after the loss):\n%s", n, e.log)
 	}
 }
 
@@ -325,7 +318,6 @@ func TestGPULostAndRecoveredEndToEnd(t *testing.T) {
 	}
 	// The loss shut NVML down; the next scrape initialises it again with
 	// GPU 3 still lost (its handle cannot be had any more).
-	time.Sleep(1200 * time.Millisecond)
 	mfs = parse(t, e.scrape(t))
 	v, uuid := up(mfs)
 	if fmt.Sprint(v) != fmt.Sprint(lost) {
@@ -346,7 +338,6 @@ func TestGPULostAndRecoveredEndToEnd(t *testing.T) {
 	if err := os.Remove(lostFile); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1200 * time.Millisecond)
 	mfs = parse(t, e.scrape(t))
 	if v, uuid := up(mfs); fmt.Sprint(v) != fmt.Sprint(healthy) || uuid != fakeUUID(3) {
 		t.Errorf("GPU 3 back: up = %v (GPU 3's uuid %q), want %v (%q)", v, uuid, healthy, fakeUUID(3))
@@ -357,6 +348,11 @@ func TestGPULostAndRecoveredEndToEnd(t *testing.T) {
 	if v := xid(mfs); v != 1 {
 		t.Errorf("GPU 3 back: XID 79 = %v, want still 1 (counts outlive re-initialisations)", v)
 	}
+	// Its GPM series come back too: NVML is re-initialised for the GPU that
+	// answers again, and the sampler takes it back.
+	e.scrapeUntil(t, "GPM series of GPU 3 after it came back", func(mfs map[string]*dto.MetricFamily) bool {
+		return gpuValue(mfs, "llm_gpu_sm_active_ratio", 3) > 0
+	})
 }
 
 // TestXIDEndToEnd: an XID event delivered by the driver is counted once, on
@@ -377,59 +373,41 @@ func TestXIDEndToEnd(t *testing.T) {
 	if ts := gpuValue(mfs, "llm_gpu_xid_last_seen_timestamp_seconds", 3, "xid", "79"); ts < before || ts > float64(time.Now().Unix()+1) {
 		t.Errorf("XID last seen at %v, want within the test (%v..now)", ts, before)
 	}
-	time.Sleep(200 * time.Millisecond)
 	if v := gpuValue(parse(t, e.scrape(t)), "llm_gpu_xid_errors_total", 3, "xid", "79"); v != 1 {
 		t.Errorf("XID counter %v on a later scrape, want still 1", v)
 	}
 	e.waitLog(t, "GPU XID error")
 }
 
-// TestGPUScrapeFigures measures (does not assert) the exporter's memory and
-// scrape time on the fake 8-GPU node plus the fixture's InfiniBand ports,
-// with the shipped defaults.
-func TestGPUScrapeFigures(t *testing.T) {
-	e := startGPU(t)
-	pid, err := exporterPID(e)
+// BenchmarkGPUScrape measures the exporter's scrape of the fake 8-GPU node
+// plus the fixture's InfiniBand ports with the shipped defaults: time per
+// /metrics (ns/op, through HTTP and the text encoding), its size and series,
+// the gpu and infiniband collectors' own durations in the last scrape, and the
+// process's RSS afterwards. `go test ./cmd/llm-node-exporter -run '^$' -bench GPUScrape`.
+func BenchmarkGPUScrape(b *testing.B) {
+	e := startGPU(b)
+	for range 10 { // warm: NVML initialised, caches filled
+		e.scrape(b)
+	}
+	var body string
+	for b.Loop() {
+		body = e.scrape(b)
+	}
+	mfs := parse(b, body)
+	b.ReportMetric(float64(len(body)), "bytes/scrape")
+	b.ReportMetric(float64(seriesCount(mfs)), "series")
+	b.ReportMetric(1e3*value(mfs, "llm_exporter_collector_duration_seconds", "collector", "gpu"), "gpu-ms")
+	b.ReportMetric(1e3*value(mfs, "llm_exporter_collector_duration_seconds", "collector", "infiniband"), "infiniband-ms")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", e.pid))
 	if err != nil {
-		t.Skipf("cannot find the exporter's process: %v", err)
+		b.Fatal(err)
 	}
-	for range 10 {
-		e.scrape(t)
-	}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rss := regexp.MustCompile(`(?m)^VmRSS:\s*(.*)$`).FindSubmatch(status)
+	rss := regexp.MustCompile(`(?m)^VmRSS:\s*(\d+) kB$`).FindSubmatch(status)
 	if rss == nil {
-		t.Fatalf("no VmRSS in /proc/%d/status", pid)
+		b.Fatalf("no VmRSS in /proc/%d/status", e.pid)
 	}
-	const n = 20
-	var total time.Duration
-	var size int
-	for range n {
-		t0 := time.Now()
-		resp, err := http.Get(e.url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := readAll(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += time.Since(t0)
-		size = len(body)
-	}
-	mfs := parse(t, e.scrape(t))
-	t.Logf("8 fake H100 + fixture IB, defaults: VmRSS after 10 scrapes %s; mean /metrics over %d scrapes %v (%d bytes, %d series); gpu collector %.2f ms, infiniband %.2f ms in the last",
-		rss[1], n, total/n, size, seriesCount(mfs),
-		1e3*value(mfs, "llm_exporter_collector_duration_seconds", "collector", "gpu"),
-		1e3*value(mfs, "llm_exporter_collector_duration_seconds", "collector", "infiniband"))
-}
-
-func readAll(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
+	kb, _ := strconv.Atoi(string(rss[1]))
+	b.ReportMetric(float64(kb)/1024, "rss-MiB")
 }
 
 func seriesCount(mfs map[string]*dto.MetricFamily) int {
@@ -440,27 +418,87 @@ func seriesCount(mfs map[string]*dto.MetricFamily) int {
 	return n
 }
 
-// exporterPID finds the started exporter by its unique listen address.
-func exporterPID(e *exporter) (int, error) {
-	want := "--web.listen-address=" + strings.TrimPrefix(e.url, "http://")
-	dirs, err := filepath.Glob("/proc/[0-9]*")
-	if err != nil {
-		return 0, err
+// TestGPULostEarlyKeepsItsWorkloadEndToEnd: a GPU lost soon after start-up,
+// before a second attribution refresh, keeps the pod, role and dp_rank of its
+// engine on llm_gpu_up 0 after the refreshes that follow the loss (they used to
+// list it without its processes, so LLMGPULost lost role and dp_rank).
+func TestGPULostEarlyKeepsItsWorkloadEndToEnd(t *testing.T) {
+	lostFile := filepath.Join(t.TempDir(), "gpu6-lost")
+	t.Setenv("FAKENVML_LOST_GPU", "6")
+	t.Setenv("FAKENVML_LOST_FILE", lostFile)
+	socket := startFakeKubelet(t, []*podresources.PodResources{
+		gpuPod("llm", "sglang-prefill-0", "sglang", 0, 1, 2, 3),
+		gpuPod("llm", "sglang-decode-0", "sglang", 4, 5, 6, 7),
+	})
+	// The first refresh runs before the exporter listens; the next one 3 s
+	// later, after the loss below.
+	e := startGPU(t, "--path.procfs="+engineProc(t), "--attribution.kubelet-socket="+socket,
+		"--attribution.refresh-interval=3s")
+	e.scrape(t)
+	if err := os.WriteFile(lostFile, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil {
+	lostAt := float64(time.Now().UnixNano()) / 1e9
+	// Two refreshes finished after the loss: the second began after it.
+	var first float64
+	mfs := parse(t, e.scrapeUntil(t, "two attribution refreshes after the loss", func(mfs map[string]*dto.MetricFamily) bool {
+		last := value(mfs, "llm_exporter_attribution_last_success_timestamp_seconds", "", "")
+		if first == 0 && last > lostAt {
+			first = last
+		}
+		return first > 0 && last > first
+	}))
+	for _, m := range mfs["llm_gpu_up"].GetMetric() {
+		if label(m, "gpu") != "6" {
 			continue
 		}
-		args := strings.Split(string(cmdline), "\x00")
-		if args[0] != binary {
-			continue
+		if m.Gauge.GetValue() != 0 || label(m, "uuid") != fakeUUID(6) || label(m, "pod") != "sglang-decode-0" ||
+			label(m, "role") != "decode" || label(m, "dp_rank") != "2" {
+			t.Errorf("llm_gpu_up of the lost GPU 6 = %v %v; want 0 with uuid, pod sglang-decode-0, role decode, dp_rank 2", m.Gauge.GetValue(), m.Label)
 		}
-		for _, a := range args[1:] {
-			if a == want {
-				return strconv.Atoi(filepath.Base(d))
-			}
-		}
+		return
 	}
-	return 0, fmt.Errorf("no process %s %s", binary, want)
+	t.Errorf("no llm_gpu_up for GPU 6: %v", mfs["llm_gpu_up"])
+}
+
+// TestProcessMemoryNotAvailableEndToEnd: a process memory NVML marks as not
+// available (NVML_VALUE_NOT_AVAILABLE) makes llm_gpu_process_memory_used_bytes
+// absent for that GPU, counted, never 1.8e19 bytes.
+func TestProcessMemoryNotAvailableEndToEnd(t *testing.T) {
+	t.Setenv("FAKENVML_NA_GPU", "2")
+	mfs := parse(t, startGPU(t).scrape(t))
+	if v := gpuValue(mfs, "llm_gpu_process_memory_used_bytes", 2); v != -1 {
+		t.Errorf("process memory of GPU 2 = %v, want absent", v)
+	}
+	if v := gpuValue(mfs, "llm_gpu_process_memory_used_bytes", 3); v != float64(73<<30) {
+		t.Errorf("process memory of GPU 3 = %v, want 73 GiB", v)
+	}
+	if v := gpuValue(mfs, "llm_gpu_nvml_errors_total", 2, "call", "nvmlDeviceGetComputeRunningProcesses", "return", "Value Not Available"); v != 1 {
+		t.Errorf("not-available process memory counted %v times, want 1: %v", v, mfs["llm_gpu_nvml_errors_total"])
+	}
+	if v := gpuValue(mfs, "llm_gpu_up", 2); v != 1 {
+		t.Errorf("GPU 2 up = %v, want 1", v)
+	}
+}
+
+// TestSIGTERMShutsNVMLDown: on SIGTERM the exporter shuts NVML down before it
+// exits (every reference it took released).
+func TestSIGTERMShutsNVMLDown(t *testing.T) {
+	shutdowns := filepath.Join(t.TempDir(), "shutdowns")
+	t.Setenv("FAKENVML_SHUTDOWN_LOG", shutdowns)
+	e := startGPU(t)
+	e.scrape(t)
+	if err := syscall.Kill(e.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(patience):
+		t.Fatalf("exporter still running %s after SIGTERM:\n%s", patience, e.log)
+	}
+	b, _ := os.ReadFile(shutdowns)
+	lines := strings.Fields(strings.ReplaceAll(string(b), "shutdown", ""))
+	if len(lines) == 0 || lines[len(lines)-1] != "0" {
+		t.Errorf("NVML shutdowns logged by the fake: %q; want the last to leave 0 references", b)
+	}
 }

@@ -84,7 +84,10 @@ func main() {
 func run(opts *options, logger *slog.Logger) error {
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
-	set, background, err := opts.collectors.build(opts.paths, logger)
+	var release closers
+	// Runs last: after the server stopped and the final push, NVML shuts down.
+	defer release.closeAll()
+	set, background, err := opts.collectors.build(opts.paths, logger, &release)
 	if err != nil {
 		return err
 	}

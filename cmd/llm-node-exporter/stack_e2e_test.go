@@ -143,6 +143,33 @@ func (p *promServer) rules(t *testing.T) (groups map[string][]promRule) {
 	return groups
 }
 
+// groupsEvaluatedAfter reports whether every rule group's last evaluation
+// started after at.
+func (p *promServer) groupsEvaluatedAfter(t *testing.T, at time.Time) bool {
+	t.Helper()
+	resp, err := p.get("/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				LastEvaluation time.Time `json:"lastEvaluation"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range r.Data.Groups {
+		if g.LastEvaluation.Before(at) {
+			return false
+		}
+	}
+	return len(r.Data.Groups) > 0
+}
+
 // firing lists the firing alerts named alert, as their label sets.
 func (p *promServer) firing(t *testing.T, alert string) []map[string]string {
 	t.Helper()
@@ -322,15 +349,19 @@ scrape_configs:
 		engineJob("llm/vllm-v0", "vllm-v0-0", vllmV0) + others
 	p := startStackPrometheus(t, bin, dir, cfg)
 
-	// Every target up, then a few more evaluations so that every rate has
-	// two samples and every recorded series its inputs.
+	// Every target up, then every rule group evaluated after two more scrapes,
+	// so that every rate has two samples (recorded chains that need more
+	// evaluations are waited for per query below).
 	p.waitQuery(t, `count(up == 1)`, "9 targets up", func(s []promSeries) bool {
 		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "9"
 	})
+	upAt := time.Now()
 	waitFor(t, 30*time.Second, "GPM series in Prometheus", func() bool {
 		return len(p.query(t, `llm_gpu_tensor_active_ratio`)) == 8
 	})
-	time.Sleep(5 * time.Second)
+	waitFor(t, 60*time.Second, "every rule group evaluated 2 s after every target was up", func() bool {
+		return p.groupsEvaluatedAfter(t, upAt.Add(2*time.Second))
+	})
 
 	t.Run("RulesHealthyAndProduceSeries", func(t *testing.T) {
 		groups := p.rules(t)

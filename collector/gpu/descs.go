@@ -67,6 +67,6 @@ func newDescs(attribution []string) descs {
 			gpmNVLinkBytes:      desc("nvlink_bytes_per_second", "NVLink traffic over all links by direction (tx, rx) over the last GPM interval (DCGM_FI_PROF_NVLINK_TX_BYTES, _RX_BYTES).", with("gpu_instance", "direction")),
 			gpmNVLinkLinkBytes:  desc("nvlink_link_bytes_per_second", "NVLink traffic per link by direction (tx, rx) over the last GPM interval; opt-in (--collector.gpu.gpm-nvlink-per-link).", with("gpu_instance", "direction", "link")),
 		},
-		errors: desc("nvml_errors_total", "NVML calls that failed, by GPU, call and NVML return (not-supported calls are not counted).", []string{"gpu", "call", "return"}),
+		errors: desc("nvml_errors_total", "NVML calls that gave no value (failed, not supported, or a value NVML marked not available), by GPU, call and return.", []string{"gpu", "call", "return"}),
 	}
 }

@@ -1,6 +1,8 @@
 package gpu
 
 import (
+	"errors"
+
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
@@ -15,18 +17,20 @@ type DeviceProcesses struct {
 
 // Devices lists the GPUs and their compute processes for the attribution
 // cache's background refresh. It shares Update's lock (NVML handles are
-// re-created on re-initialisation), initialises NVML if needed so the first
-// refresh at start-up sees the GPUs, and returns nothing, without error, when
-// NVML cannot be had: a CPU node is not an attribution failure.
+// re-created on re-initialisation) and initialises NVML if needed so the first
+// refresh at start-up sees the GPUs. When NVML cannot be had it returns
+// nothing and no error on a node where it never answered (a CPU node is not an
+// attribution failure), and an error where it did, so that the cache keeps the
+// GPUs it last listed while NVML backs off.
 func (c *Collector) Devices() ([]DeviceProcesses, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ensureInit() != nil {
-		return nil, nil // Update reports NVML's absence
-	}
-	count, ret := c.lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return nil, errorFor("nvmlDeviceGetCount", ret)
+	count, err := c.deviceCount()
+	if err != nil {
+		if len(c.devices) == 0 && !errors.Is(err, errClosed) {
+			return nil, nil // Update reports NVML's absence
+		}
+		return nil, err
 	}
 	out := make([]DeviceProcesses, 0, count)
 	for i := 0; i < count; i++ {
@@ -37,10 +41,11 @@ func (c *Collector) Devices() ([]DeviceProcesses, error) {
 	return out, nil
 }
 
-// deviceProcesses reads one GPU's identity and compute PIDs. A GPU that does
-// not answer (lost, or failing) is listed with what was last read of it, so
-// that its series, llm_gpu_up=0 above all, keep their pod and rank labels
-// while it is gone; a GPU never read is left out.
+// deviceProcesses reads one GPU's identity and compute PIDs and keeps them in
+// the GPU's state. A GPU that does not answer (lost, or failing) is listed
+// with what was last read of it, so that its series, llm_gpu_up=0 above all,
+// keep their pod and rank labels while it is gone; a GPU never read is left
+// out.
 func (c *Collector) deviceProcesses(i int) (DeviceProcesses, bool) {
 	st := c.devices[i]
 	last := func() (DeviceProcesses, bool) {
@@ -60,19 +65,22 @@ func (c *Collector) deviceProcesses(i int) (DeviceProcesses, bool) {
 	if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
 		d.BusID = busID(pci)
 	}
+	if st == nil || st.uuid != d.UUID {
+		// Not scraped yet, or another GPU at this index: remember it, so
+		// that it keeps its identity and processes if it is lost before
+		// the next scrape; the scrape reads the rest of its identity.
+		st = &deviceState{uuid: d.UUID, busID: d.BusID, stale: true}
+		c.devices[i] = st
+	}
 	procs, ret := dev.GetComputeRunningProcesses()
 	if ret != nvml.SUCCESS {
-		if prev, ok := last(); ok && prev.UUID == d.UUID {
-			d.PIDs = prev.PIDs
-		}
+		d.PIDs = st.pids
 		return d, true
 	}
 	for _, p := range procs {
 		d.PIDs = append(d.PIDs, int(p.Pid))
 	}
-	if st != nil && st.uuid == d.UUID {
-		st.pids = d.PIDs
-	}
+	st.pids = d.PIDs
 	return d, true
 }
 

@@ -466,12 +466,11 @@ func (s *gpmSampler) compute(g *gpmGPU, t *gpmTarget) bool {
 				continue
 			}
 			if r := nvml.Return(m.NvmlReturn); r != nvml.SUCCESS {
-				if r != nvml.ERROR_NOT_SUPPORTED {
-					s.countError(g, "nvmlGpmMetricsGet", r)
-				}
+				s.countError(g, "nvmlGpmMetricsGet", r) // a metric this GPU lacks included
 				continue
 			}
 			if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+				s.countReturn(g, "nvmlGpmMetricsGet", retNotAvailable)
 				continue
 			}
 			t.values[si] = s.series[si].convert(m.Value)
@@ -482,11 +481,15 @@ func (s *gpmSampler) compute(g *gpmGPU, t *gpmTarget) bool {
 }
 
 func (s *gpmSampler) countError(g *gpmGPU, call string, ret nvml.Return) {
+	s.countReturn(g, call, nvml.ErrorString(ret))
+}
+
+func (s *gpmSampler) countReturn(g *gpmGPU, call, ret string) {
 	gpu := strconv.Itoa(g.index)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.errors[errorKey{gpu: gpu, call: call, ret: nvml.ErrorString(ret)}]++
-	s.logOnce.Log(gpu+call+nvml.ErrorString(ret), "NVML GPM call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
+	s.errors[errorKey{gpu: gpu, call: call, ret: ret}]++
+	s.logOnce.Log(gpu+call+ret, "NVML GPM call gave no value", "gpu", gpu, "call", call, "return", ret)
 }
 
 // addGPM adds a GPU's GPM support gauge and latest GPM metrics to its batch.

@@ -375,8 +375,10 @@ func TestGPMDriverWithoutGPM(t *testing.T) {
 	c := NewWithInterface(s, gpmConfig(), quiet)
 	defer c.Close()
 	families(t, c)
-	time.Sleep(3 * gpmMinInterval)
 	mfs := families(t, c)
+	if c.gpm != nil {
+		t.Error("a GPM sampler runs without the GPM functions")
+	}
 	if n := len(mfs["llm_gpu_gpm_supported"].GetMetric()); n != 8 {
 		t.Errorf("%d support gauges, want 8", n)
 	}
@@ -550,25 +552,36 @@ func TestGPMSerialisedAndRestarted(t *testing.T) {
 			}
 		}
 	}()
+	var samplers []*gpmSampler
 	for i := 0; i < 5; i++ {
 		families(t, c)
 		waitGPM(t, c, 2)
 		c.mu.Lock()
+		samplers = append(samplers, c.gpm)
 		c.shutdown() // what a lost GPU does; the next scrape re-initialises
 		c.mu.Unlock()
 	}
 	close(stop)
 	wg.Wait()
-	c.Close()
-	m.mu.Lock()
-	allocs, frees, gets := m.allocs, m.frees, m.gets[0]
-	m.mu.Unlock()
-	time.Sleep(3 * gpmMinInterval)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.gets[0] != gets {
-		t.Error("GPM sampled after Close")
+	c.mu.Lock()
+	if c.gpm != nil {
+		samplers = append(samplers, c.gpm)
 	}
+	c.mu.Unlock()
+	c.Close()
+	for i, sp := range samplers {
+		select {
+		case <-sp.stopped: // stopped before shutdown / Close returned
+		default:
+			t.Errorf("GPM sampler %d still runs after Close", i)
+		}
+	}
+	if c.gpm != nil {
+		t.Error("a GPM sampler is left after Close")
+	}
+	m.mu.Lock()
+	allocs, frees := m.allocs, m.frees
+	defer m.mu.Unlock()
 	if o := m.overlaps.Load(); o != 0 {
 		t.Errorf("%d overlapping GPM calls", o)
 	}
@@ -640,6 +653,80 @@ func BenchmarkUpdate8GPUsGPM(b *testing.B) {
 		c.Update(ch)
 		for len(ch) > 0 {
 			<-ch
+		}
+	}
+}
+
+// TestGPMAfterAGPUComesBack: a GPU lost while NVML was initialised is dropped
+// by the GPM sampler (and the XID watcher); when it answers again NVML is
+// re-initialised, so its GPM series come back instead of staying absent until
+// the exporter restarts.
+func TestGPMAfterAGPUComesBack(t *testing.T) {
+	s := mockNode()
+	withGPM(s)
+	var lost atomic.Bool
+	handle := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 4 && lost.Load() {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return handle(i)
+	}
+	c := NewWithInterface(s, gpmConfig(), quiet)
+	defer c.Close()
+	families(t, c)
+	lost.Store(true)
+	families(t, c) // lost: NVML shut down
+	families(t, c) // re-initialised without GPU 4
+	waitGPM(t, c, 2)
+	if _, ok := valueOf(families(t, c)["llm_gpu_sm_active_ratio"], "gpu", "4"); ok {
+		t.Fatal("the lost GPU serves GPM series")
+	}
+	lost.Store(false)
+	if v, _ := valueOf(families(t, c)["llm_gpu_up"], "gpu", "4"); v != 1 {
+		t.Fatal("GPU 4 not back")
+	}
+	families(t, c) // re-initialised with GPU 4
+	waitGPM(t, c, 2)
+	if _, ok := valueOf(families(t, c)["llm_gpu_sm_active_ratio"], "gpu", "4"); !ok {
+		t.Error("GPU 4 answers again but its GPM series stay absent")
+	}
+}
+
+// TestGPMMetricNotAvailable: a GPM metric the GPU does not support, or whose
+// value is not a number, is absent and counted; the other metrics are served.
+func TestGPMMetricNotAvailable(t *testing.T) {
+	s := mockNode()
+	withGPM(s)
+	get := s.GpmMetricsGetFunc
+	s.GpmMetricsGetFunc = func(g *nvml.GpmMetricsGetType) nvml.Return {
+		ret := get(g)
+		for k := 0; k < int(g.NumMetrics); k++ {
+			switch nvml.GpmMetricId(g.Metrics[k].MetricId) {
+			case nvml.GPM_METRIC_DRAM_BW_UTIL:
+				g.Metrics[k].NvmlReturn = uint32(nvml.ERROR_NOT_SUPPORTED)
+			case nvml.GPM_METRIC_FP64_UTIL:
+				g.Metrics[k].Value = math.NaN()
+			}
+		}
+		return ret
+	}
+	c := NewWithInterface(s, gpmConfig(), quiet)
+	defer c.Close()
+	families(t, c)
+	waitGPM(t, c, 2)
+	mfs := families(t, c)
+	for _, name := range []string{"llm_gpu_dram_bandwidth_utilization_ratio", "llm_gpu_fp64_active_ratio"} {
+		if mfs[name] != nil {
+			t.Errorf("%s served from a metric NVML could not give: %v", name, mfs[name])
+		}
+	}
+	if n := len(mfs["llm_gpu_sm_active_ratio"].GetMetric()); n != 8 {
+		t.Errorf("%d SM activity series, want 8", n)
+	}
+	for ret, name := range map[string]string{nvml.ErrorString(nvml.ERROR_NOT_SUPPORTED): "not supported", retNotAvailable: "NaN"} {
+		if v, _ := valueOf(mfs["llm_gpu_nvml_errors_total"], "gpu", "3", "call", "nvmlGpmMetricsGet", "return", ret); v < 1 {
+			t.Errorf("%s GPM metric not counted: %v", name, mfs["llm_gpu_nvml_errors_total"])
 		}
 	}
 }

@@ -61,8 +61,9 @@ type Collector struct {
 	now    func() time.Time
 
 	initialized bool
+	closed      bool // Close was called: NVML is never initialised again
 	nextInit    time.Time
-	backoff     time.Duration // between failed initialisations
+	backoff     time.Duration // between failed initialisations (Init, or DeviceGetCount after it)
 	nextReinit  time.Time
 	lostBackoff time.Duration   // between re-initialisations while a GPU stays lost
 	missing     map[string]bool // NVML symbols absent from the installed driver
@@ -71,6 +72,7 @@ type Collector struct {
 
 	devices map[int]*deviceState
 	xid     *xidWatcher
+	xids    *xidCounts // outlive the watcher, which each initialisation restarts
 	gpm     *gpmSampler
 	// gpmNoDriver: GPM is on but the driver lacks the GPM functions.
 	gpmNoDriver bool
@@ -94,9 +96,23 @@ type deviceState struct {
 	labels            []string // gpu, uuid, attribution...
 	pairBase          []string // the labels pairs was built for
 	pairs             map[pairKey][]*dto.LabelPair
+	// lostSinceInit: the GPU was lost since NVML was last initialised, so the
+	// GPM sampler stopped sampling it; when it answers again NVML is
+	// re-initialised so that the sampler and the XID watcher take it back.
+	lostSinceInit bool
 }
 
+// errorKey identifies a count of llm_gpu_nvml_errors_total; ret is NVML's
+// error string, or retNotAvailable for a value NVML marked not available.
 type errorKey struct{ gpu, call, ret string }
+
+// retNotAvailable is the return label of a call that succeeded with a value
+// NVML marks as not available (NVML_VALUE_NOT_AVAILABLE, all bits set).
+const retNotAvailable = "Value Not Available"
+
+// retOutOfRange is the return label of a value outside its possible range
+// (a utilisation above 100 %).
+const retOutOfRange = "Value Out Of Range"
 
 // New returns a gpu collector over the real NVML library.
 func New(cfg Config, logger *slog.Logger) *Collector {
@@ -130,50 +146,86 @@ func NewWithInterface(lib nvml.Interface, cfg Config, logger *slog.Logger) *Coll
 		lib:     lib,
 		now:     time.Now,
 		devices: map[int]*deviceState{},
+		xids:    newXIDCounts(),
 		errors:  map[errorKey]float64{},
 		logOnce: collector.NewLogOnce(logger),
 		d:       newDescs(extra),
 	}
 }
 
-// Close stops the XID watcher and shuts NVML down.
+// Close stops the XID watcher and the GPM sampler and shuts NVML down, for
+// good: a scrape or an attribution listing after Close fails rather than
+// initialising NVML again. It waits for a scrape in progress.
 func (c *Collector) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.shutdown()
+	c.closed = true
 }
+
+var errClosed = errors.New("gpu collector closed")
 
 // Update collects every GPU.
 func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.sendErrors(ch)
-	if err := c.ensureInit(); err != nil {
+	count, err := c.deviceCount()
+	if err != nil {
 		return err
+	}
+	samples := collector.NewSamples(c.lastSamples)
+	lost, recovered := false, false
+	for i := 0; i < count; i++ {
+		switch c.collectDevice(ch, samples, i) {
+		case deviceLost:
+			lost = true
+		case deviceRecovered:
+			recovered = true
+		}
+	}
+	c.lastSamples = samples.Len()
+	c.xids.collect(ch, c)
+	switch {
+	case lost:
+		c.reinitForLostGPU()
+	case recovered:
+		// A GPU lost since the last initialisation answers again: the
+		// next scrape re-initialises so GPM and XID events cover it again.
+		c.lostBackoff = 0
+		c.shutdown()
+	default:
+		c.lostBackoff = 0
+	}
+	return nil
+}
+
+// deviceCount initialises NVML if needed and asks for the number of GPUs. A
+// DeviceGetCount that fails after a good Init is a failed initialisation:
+// NVML is shut down and retried with the same backoff, not re-initialised
+// (restarting the XID watcher and the GPM sampler) on every scrape.
+func (c *Collector) deviceCount() (int, error) {
+	if err := c.ensureInit(); err != nil {
+		return 0, err
 	}
 	count, ret := c.lib.DeviceGetCount()
 	if ret != nvml.SUCCESS {
 		c.countError("", "nvmlDeviceGetCount", ret)
-		c.shutdown() // the next scrape re-initialises, with backoff if that fails
-		return fmt.Errorf("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
+		c.shutdown()
+		c.backOff(c.now())
+		err := fmt.Errorf("nvmlDeviceGetCount: %s", nvml.ErrorString(ret))
+		c.logOnce.Log("count:"+nvml.ErrorString(ret), "NVML lists no GPUs; re-initialising with backoff", "err", err, "retry_in", c.backoff)
+		return 0, err
 	}
-	samples := collector.NewSamples(c.lastSamples)
-	lost := false
-	for i := 0; i < count; i++ {
-		if !c.collectDevice(ch, samples, i) {
-			lost = true
-		}
-	}
-	c.lastSamples = samples.Len()
-	if c.xid != nil {
-		c.xid.collect(ch, c)
-	}
-	if lost {
-		c.reinitForLostGPU()
-	} else {
-		c.lostBackoff = 0
-	}
-	return nil
+	c.backoff = 0
+	return count, nil
+}
+
+// backOff schedules the next initialisation attempt after a failed one, the
+// delay doubling from 1 s up to MaxInitBackoff.
+func (c *Collector) backOff(now time.Time) {
+	c.backoff = min(max(2*c.backoff, time.Second), c.cfg.MaxInitBackoff)
+	c.nextInit = now.Add(c.backoff)
 }
 
 // reinitForLostGPU shuts NVML down so the next scrape re-initialises at once:
@@ -193,6 +245,9 @@ func (c *Collector) reinitForLostGPU() {
 // ensureInit initialises NVML, retrying with exponential backoff so a node
 // without the driver costs one failed dlopen per backoff period, not per scrape.
 func (c *Collector) ensureInit() error {
+	if c.closed {
+		return errClosed
+	}
 	if c.initialized {
 		return nil
 	}
@@ -202,8 +257,7 @@ func (c *Collector) ensureInit() error {
 	}
 	ret := c.lib.Init()
 	if ret != nvml.SUCCESS {
-		c.backoff = min(max(2*c.backoff, time.Second), c.cfg.MaxInitBackoff)
-		c.nextInit = now.Add(c.backoff)
+		c.backOff(now)
 		err := fmt.Errorf("NVML init: %s", nvml.ErrorString(ret))
 		if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
 			err = fmt.Errorf("NVML init: libnvidia-ml.so.1 not found (no NVIDIA driver on this node? set --collector.gpu.nvml-library or --no-collector.gpu): %w", errLibraryNotFound)
@@ -211,7 +265,9 @@ func (c *Collector) ensureInit() error {
 		c.logOnce.Log("init:"+nvml.ErrorString(ret), "cannot initialise NVML; retrying with backoff", "err", err, "retry_in", c.backoff)
 		return err
 	}
-	c.initialized, c.backoff = true, 0
+	// The backoff is reset by the first DeviceGetCount that succeeds, so an
+	// Init that succeeds before a DeviceGetCount that fails still backs off.
+	c.initialized = true
 	c.missing = map[string]bool{}
 	for _, sym := range optionalSymbols {
 		if err := c.lib.Extensions().LookupSymbol(sym); err != nil {
@@ -224,10 +280,15 @@ func (c *Collector) ensureInit() error {
 		c.cuda = fmt.Sprintf("%d.%d", v/1000, v%1000/10)
 	}
 	for _, st := range c.devices {
-		st.stale = true
+		st.stale, st.lostSinceInit = true, false
 	}
 	if c.cfg.XIDEvents && !c.missing["nvmlEventSetCreate"] {
-		c.xid = startXIDWatcher(c.lib, c.logger, c.xid)
+		c.xid = startXIDWatcher(c.lib, c.logger, c.xids, c.now, func(i int) string {
+			if st := c.devices[i]; st != nil {
+				return st.uuid
+			}
+			return ""
+		})
 	}
 	if c.cfg.GPM {
 		c.startGPM()
@@ -269,25 +330,29 @@ var optionalSymbols = []string{
 	"nvmlGpmMigSampleGet",
 }
 
-// collectDevice sends one GPU's series; it reports false when the GPU is lost,
-// in which case only its up=0 is sent.
-func (c *Collector) collectDevice(ch chan<- prometheus.Metric, samples *collector.Samples, index int) bool {
+// deviceResult is what collectDevice saw of a GPU.
+type deviceResult int
+
+const (
+	deviceServed    deviceResult = iota // its series were sent
+	deviceFailed                        // only up=0: a call failed, the GPU is not lost
+	deviceLost                          // only up=0: ERROR_GPU_IS_LOST or GPU_NOT_FOUND
+	deviceRecovered                     // served, after being lost since NVML was initialised
+)
+
+// collectDevice sends one GPU's series, or only its up=0 when it fails.
+func (c *Collector) collectDevice(ch chan<- prometheus.Metric, samples *collector.Samples, index int) deviceResult {
 	dev, ret := c.lib.DeviceGetHandleByIndex(index)
 	st := c.devices[index]
 	if ret != nvml.SUCCESS {
-		return c.deviceFailed(ch, index, st, "nvmlDeviceGetHandleByIndex", ret)
+		return c.failDevice(ch, index, st, "nvmlDeviceGetHandleByIndex", ret)
 	}
 	if st == nil || st.stale {
 		uuid, ret := dev.GetUUID()
 		if ret != nvml.SUCCESS {
-			return c.deviceFailed(ch, index, st, "nvmlDeviceGetUUID", ret)
+			return c.failDevice(ch, index, st, "nvmlDeviceGetUUID", ret)
 		}
-		st = &deviceState{uuid: uuid}
-		st.name, _ = dev.GetName()
-		if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
-			st.busID = busID(pci)
-		}
-		c.devices[index] = st
+		st = c.identify(index, dev, uuid, st)
 	}
 	st.labels = c.labelValues(index, st.uuid)
 	if st.pairs == nil || !slices.Equal(st.labels, st.pairBase) {
@@ -299,17 +364,45 @@ func (c *Collector) collectDevice(ch chan<- prometheus.Metric, samples *collecto
 	c.addGPM(b, index, st)
 	c.pending, c.scratch = b.pending[:0], b.scratch[:0]
 	if b.lost {
+		st.lostSinceInit = true
 		c.sendUp(ch, st, 0)
-		return false
+		return deviceLost
 	}
 	c.sendUp(ch, st, 1)
 	for _, m := range b.pending {
 		samples.Send(ch, m.desc, m.typ, m.value, m.labels)
 	}
-	return true
+	if st.lostSinceInit {
+		return deviceRecovered
+	}
+	return deviceServed
 }
 
-func (c *Collector) deviceFailed(ch chan<- prometheus.Metric, index int, st *deviceState, call string, ret nvml.Return) bool {
+// identify (re-)reads the identity of the GPU at index, whose UUID is uuid,
+// into a fresh state; prev is its state before (nil if none). The processes
+// last listed stay when it is the same GPU, so that attribution keeps them
+// if it is lost before the next listing.
+func (c *Collector) identify(index int, dev nvml.Device, uuid string, prev *deviceState) *deviceState {
+	st := &deviceState{uuid: uuid}
+	if prev != nil && prev.uuid == uuid {
+		st.pids, st.lostSinceInit = prev.pids, prev.lostSinceInit
+	}
+	var ret nvml.Return
+	if st.name, ret = dev.GetName(); ret != nvml.SUCCESS {
+		c.countError(strconv.Itoa(index), "nvmlDeviceGetName", ret)
+	}
+	if pci, ret := dev.GetPciInfo(); ret == nvml.SUCCESS {
+		st.busID = busID(pci)
+	} else {
+		c.countError(strconv.Itoa(index), "nvmlDeviceGetPciInfo", ret)
+	}
+	c.devices[index] = st
+	return st
+}
+
+// failDevice sends up=0 for a GPU whose handle or UUID could not be had,
+// labelled with its last known identity.
+func (c *Collector) failDevice(ch chan<- prometheus.Metric, index int, st *deviceState, call string, ret nvml.Return) deviceResult {
 	c.countError(strconv.Itoa(index), call, ret)
 	if st == nil {
 		st = &deviceState{stale: true}
@@ -317,7 +410,11 @@ func (c *Collector) deviceFailed(ch chan<- prometheus.Metric, index int, st *dev
 	}
 	st.labels = c.labelValues(index, st.uuid)
 	c.sendUp(ch, st, 0)
-	return !isLost(ret)
+	if isLost(ret) {
+		st.lostSinceInit = true
+		return deviceLost
+	}
+	return deviceFailed
 }
 
 func (c *Collector) sendUp(ch chan<- prometheus.Metric, st *deviceState, v float64) {
@@ -337,12 +434,19 @@ func isLost(ret nvml.Return) bool {
 }
 
 func (c *Collector) countError(gpu, call string, ret nvml.Return) {
-	c.errors[errorKey{gpu: gpu, call: call, ret: nvml.ErrorString(ret)}]++
-	c.logOnce.Log(gpu+call+nvml.ErrorString(ret), "NVML call failed", "gpu", gpu, "call", call, "err", nvml.ErrorString(ret))
+	c.countReturn(gpu, call, nvml.ErrorString(ret))
+}
+
+// countReturn counts a call that gave no usable value: an NVML error, or a
+// value marked not available (retNotAvailable, retOutOfRange).
+func (c *Collector) countReturn(gpu, call, ret string) {
+	c.errors[errorKey{gpu: gpu, call: call, ret: ret}]++
+	c.logOnce.Log(gpu+call+ret, "NVML call gave no value; its series is absent", "gpu", gpu, "call", call, "return", ret)
 }
 
 func (c *Collector) sendErrors(ch chan<- prometheus.Metric) {
 	c.drainGPMErrors()
+	c.xids.drainErrors(c.errors)
 	for k, v := range c.errors {
 		ch <- prometheus.MustNewConstMetric(c.d.errors, prometheus.CounterValue, v, k.gpu, k.call, k.ret)
 	}

@@ -3,8 +3,10 @@ package gpu
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"regexp"
 	"sort"
@@ -368,7 +370,11 @@ func TestMissingSymbolsAreNeverCalled(t *testing.T) {
 	}
 }
 
-func TestNotSupportedIsSilent(t *testing.T) {
+// TestNotAvailableIsAbsentAndCounted: a call the GPU does not support, and a
+// value NVML marks as not available (NVML_VALUE_NOT_AVAILABLE: all bits set in
+// the field's type), each cost their own series, never a number, and are
+// counted in llm_gpu_nvml_errors_total; the GPU's other series are served.
+func TestNotAvailableIsAbsentAndCounted(t *testing.T) {
 	s := mockNode()
 	for i := range s.Devices {
 		device(s, i).GetNvLinkStateFunc = func(int) (nvml.EnableState, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED }
@@ -376,11 +382,86 @@ func TestNotSupportedIsSilent(t *testing.T) {
 			return 0, nvml.ERROR_NOT_SUPPORTED
 		}
 	}
+	d := device(s, 3)
+	d.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) {
+		// As WDDM always reports, and a driver may for a process it cannot inspect.
+		return []nvml.ProcessInfo{{Pid: 1003, UsedGpuMemory: 75000000000}, {Pid: 2003, UsedGpuMemory: math.MaxUint64}}, nvml.SUCCESS
+	}
+	d.GetTemperatureFunc = func(nvml.TemperatureSensors) (uint32, nvml.Return) { return math.MaxUint32, nvml.SUCCESS }
+	d.GetPowerUsageFunc = func() (uint32, nvml.Return) { return math.MaxUint32, nvml.SUCCESS }
+	d.GetCurrPcieLinkGenerationFunc = func() (int, nvml.Return) { return math.MaxUint32, nvml.SUCCESS }
+	d.GetUtilizationRatesFunc = func() (nvml.Utilization, nvml.Return) {
+		return nvml.Utilization{Gpu: 250, Memory: math.MaxUint32}, nvml.SUCCESS
+	}
+	d.GetTotalEnergyConsumptionFunc = func() (uint64, nvml.Return) { return math.MaxUint64, nvml.SUCCESS }
+	d.GetFieldValuesFunc = func(values []nvml.FieldValue) nvml.Return {
+		for j := range values {
+			values[j].ValueType = uint32(nvml.VALUE_TYPE_UNSIGNED_INT)
+			values[j].Value = [8]byte{0xff, 0xff, 0xff, 0xff}
+		}
+		return nvml.SUCCESS
+	}
+	device(s, 4).GetFieldValuesFunc = func(values []nvml.FieldValue) nvml.Return {
+		for j := range values {
+			values[j].NvmlReturn = uint32(nvml.ERROR_NOT_SUPPORTED)
+		}
+		return nvml.SUCCESS
+	}
 	c := NewWithInterface(s, Config{}, quiet)
 	defer c.Close()
 	mfs := families(t, c)
-	if mfs["llm_gpu_nvlink_up"] != nil || mfs["llm_gpu_ecc_errors_total"] != nil || mfs["llm_gpu_nvml_errors_total"] != nil {
-		t.Error("unsupported functions produced series or errors")
+	if mfs["llm_gpu_nvlink_up"] != nil || mfs["llm_gpu_ecc_errors_total"] != nil {
+		t.Error("unsupported functions produced series")
+	}
+	for _, tc := range []struct {
+		family string
+		labels []string
+	}{
+		{"llm_gpu_process_memory_used_bytes", nil},
+		{"llm_gpu_temperature_celsius", []string{"sensor", "gpu"}},
+		{"llm_gpu_temperature_celsius", []string{"sensor", "memory"}},
+		{"llm_gpu_power_watts", nil},
+		{"llm_gpu_pcie_link_generation", nil},
+		{"llm_gpu_utilization_ratio", nil},
+		{"llm_gpu_memory_copy_utilization_ratio", nil},
+		{"llm_gpu_energy_joules_total", nil},
+	} {
+		if v, ok := valueOf(mfs[tc.family], append([]string{"gpu", "3"}, tc.labels...)...); ok {
+			t.Errorf("%s%v{gpu=3} = %v from a value NVML marked not available", tc.family, tc.labels, v)
+		}
+		if v, ok := valueOf(mfs[tc.family], append([]string{"gpu", "2"}, tc.labels...)...); !ok || v <= 0 {
+			t.Errorf("%s%v{gpu=2} = %v, %v: another GPU lost its value", tc.family, tc.labels, v, ok)
+		}
+	}
+	if _, ok := valueOf(mfs["llm_gpu_temperature_celsius"], "gpu", "4", "sensor", "memory"); ok {
+		t.Error("memory temperature served from a field NVML does not support")
+	}
+	if v, ok := valueOf(mfs["llm_gpu_pcie_link_width"], "gpu", "3"); !ok || v != 16 {
+		t.Errorf("pcie_link_width{gpu=3} = %v, %v: a sibling value was lost", v, ok)
+	}
+	notSupported := nvml.ErrorString(nvml.ERROR_NOT_SUPPORTED)
+	for _, tc := range []struct {
+		gpu, call, ret string
+		want           float64
+	}{
+		{"0", "nvmlDeviceGetNvLinkState", notSupported, 1},
+		{"0", "nvmlDeviceGetTotalEccErrors", notSupported, 2},
+		{"3", "nvmlDeviceGetComputeRunningProcesses", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetTemperature", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetPowerUsage", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetCurrPcieLinkGeneration", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetUtilizationRates", retOutOfRange, 1},
+		{"3", "nvmlDeviceGetUtilizationRates", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetTotalEnergyConsumption", retNotAvailable, 1},
+		{"3", "nvmlDeviceGetFieldValues", retNotAvailable, 1},
+		{"4", "nvmlDeviceGetFieldValues", notSupported, 1},
+	} {
+		if v, _ := valueOf(mfs["llm_gpu_nvml_errors_total"], "gpu", tc.gpu, "call", tc.call, "return", tc.ret); v != tc.want {
+			t.Errorf("nvml_errors_total{gpu=%s,call=%s,return=%s} = %v, want %v", tc.gpu, tc.call, tc.ret, v, tc.want)
+		}
+	}
+	if v, _ := valueOf(mfs["llm_gpu_up"], "gpu", "3"); v != 1 {
+		t.Error("values not available took the GPU down")
 	}
 }
 
@@ -410,15 +491,16 @@ func TestXIDCounter(t *testing.T) {
 	}
 	c := NewWithInterface(s, Config{XIDEvents: true}, quiet)
 	defer c.Close()
+	c.now = func() time.Time { return time.Unix(1700000123, 500e6) }
 	families(t, c) // initialises NVML and starts the watcher
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mfs := families(t, c)
 		v79, _ := valueOf(mfs["llm_gpu_xid_errors_total"], "gpu", "1", "xid", "79")
 		v48, _ := valueOf(mfs["llm_gpu_xid_errors_total"], "gpu", "4", "xid", "48")
 		if v79 == 2 && v48 == 1 {
-			if ts, ok := valueOf(mfs["llm_gpu_xid_last_seen_timestamp_seconds"], "gpu", "1", "xid", "79"); !ok || ts < float64(time.Now().Add(-time.Minute).Unix()) {
-				t.Errorf("last seen = %v", ts)
+			if ts, ok := valueOf(mfs["llm_gpu_xid_last_seen_timestamp_seconds"], "gpu", "1", "xid", "79"); !ok || ts != 1700000123.5 {
+				t.Errorf("last seen = %v, %v; want the collector's clock, 1700000123.5", ts, ok)
 			}
 			return
 		}
@@ -469,11 +551,15 @@ func TestMetricsDocumented(t *testing.T) {
 	c := NewWithInterface(s, Config{PCIeThroughput: true, XIDEvents: true, GPM: true, GPMInterval: gpmMinInterval, GPMNVLinkPerLink: true}, quiet)
 	defer c.Close()
 	families(t, c)
-	time.Sleep(50 * time.Millisecond)
 	waitGPM(t, c, 2)
 	produced := map[string]bool{}
-	for name := range families(t, c) {
-		produced[name] = true
+	for deadline := time.Now().Add(10 * time.Second); !produced["llm_gpu_xid_errors_total"]; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the XID event was not counted within 10 s")
+		}
+		for name := range families(t, c) {
+			produced[name] = true
+		}
 	}
 	doc, err := os.ReadFile("../../docs/metrics.md")
 	if err != nil {
@@ -623,5 +709,270 @@ func TestLabelPairsFollowAttribution(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDevicesKeepTheProcessesOfAGPULostEarly: the compute processes of a GPU
+// stay with it in the attribution listing when it is lost, however early:
+// lost after the start-up listing but before a second one, or after NVML was
+// re-initialised for another GPU. Its llm_gpu_up=0 then keeps role and
+// dp_rank, which come from those processes.
+func TestDevicesKeepTheProcessesOfAGPULostEarly(t *testing.T) {
+	setup := func() (*Collector, map[int]bool) {
+		s := mockNode()
+		lost := map[int]bool{}
+		handle := s.DeviceGetHandleByIndexFunc
+		s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+			if lost[i] {
+				return nil, nvml.ERROR_GPU_IS_LOST
+			}
+			return handle(i)
+		}
+		c := NewWithInterface(s, Config{}, quiet)
+		t.Cleanup(c.Close)
+		return c, lost
+	}
+	check := func(t *testing.T, c *Collector, want DeviceProcesses) {
+		t.Helper()
+		devs, err := c.Devices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			if d.Index == want.Index {
+				if d.UUID != want.UUID || fmt.Sprint(d.PIDs) != fmt.Sprint(want.PIDs) {
+					t.Errorf("lost GPU %d listed as %+v, want %+v", want.Index, d, want)
+				}
+				return
+			}
+		}
+		t.Errorf("lost GPU %d not listed: %+v", want.Index, devs)
+	}
+
+	t.Run("lost before the second listing", func(t *testing.T) {
+		c, lost := setup()
+		start, err := c.Devices() // the listing at start-up, before any scrape
+		if err != nil {
+			t.Fatal(err)
+		}
+		families(t, c)
+		lost[6] = true
+		families(t, c)
+		check(t, c, start[6])
+	})
+	t.Run("lost after a re-initialisation", func(t *testing.T) {
+		c, lost := setup()
+		c.Devices()
+		families(t, c)
+		start, _ := c.Devices()
+		lost[2] = true
+		families(t, c) // GPU 2 lost: NVML shut down for a re-initialisation
+		families(t, c) // re-initialised
+		lost[6] = true
+		families(t, c)
+		check(t, c, start[6])
+	})
+	t.Run("lost before the first scrape", func(t *testing.T) {
+		c, lost := setup()
+		start, _ := c.Devices()
+		lost[6] = true
+		mfs := families(t, c)
+		check(t, c, start[6])
+		if v, ok := valueOf(mfs["llm_gpu_up"], "gpu", "6", "uuid", start[6].UUID); !ok || v != 0 {
+			t.Errorf("up{gpu=6,uuid=%s} = %v, %v; want 0 with the uuid the listing read", start[6].UUID, v, ok)
+		}
+	})
+}
+
+// TestDeviceCountFailureBacksOff: DeviceGetCount failing after a good Init is
+// a failed initialisation: NVML is retried with the same exponential backoff,
+// not re-initialised (and the XID watcher and GPM sampler restarted) on every
+// scrape.
+func TestDeviceCountFailureBacksOff(t *testing.T) {
+	s := mockNode()
+	withGPM(s)
+	var inits, eventSets atomic.Int32
+	init := s.InitFunc
+	s.InitFunc = func() nvml.Return { inits.Add(1); return init() }
+	createSet := s.EventSetCreateFunc
+	s.EventSetCreateFunc = func() (nvml.EventSet, nvml.Return) { eventSets.Add(1); return createSet() }
+	var failing atomic.Bool
+	count := s.DeviceGetCountFunc
+	s.DeviceGetCountFunc = func() (int, nvml.Return) {
+		if failing.Load() {
+			return 0, nvml.ERROR_UNKNOWN
+		}
+		return count()
+	}
+	c := NewWithInterface(s, Config{XIDEvents: true, GPM: true, GPMInterval: time.Hour}, quiet)
+	defer c.Close()
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	ch := make(chan prometheus.Metric, 8192)
+	drain := func() {
+		for len(ch) > 0 {
+			<-ch
+		}
+	}
+	failing.Store(true)
+	for i := 0; i < 10; i++ { // ten scrapes within the first second
+		if err := c.Update(ch); err == nil {
+			t.Fatal("Update succeeded while DeviceGetCount fails")
+		}
+		drain()
+		now = now.Add(50 * time.Millisecond)
+	}
+	if n := inits.Load(); n != 1 {
+		t.Errorf("NVML initialised %d times in 10 scrapes within the backoff, want 1", n)
+	}
+	if n := eventSets.Load(); n != 1 {
+		t.Errorf("XID watcher started %d times, want 1", n)
+	}
+	if _, err := c.Devices(); err != nil && inits.Load() != 1 {
+		t.Errorf("the attribution listing re-initialised NVML within the backoff")
+	}
+	// The backoff doubles: 1 s, then 2 s.
+	now = now.Add(time.Second)
+	c.Update(ch)
+	drain()
+	now = now.Add(1500 * time.Millisecond)
+	c.Update(ch)
+	drain()
+	if n := inits.Load(); n != 2 {
+		t.Errorf("NVML initialised %d times, want 2 (second attempt after 1 s, third not before 2 s more)", n)
+	}
+	// NVML answers again: the next attempt succeeds and the backoff resets.
+	failing.Store(false)
+	now = now.Add(time.Second)
+	if err := c.Update(ch); err != nil {
+		t.Fatalf("Update after recovery: %v", err)
+	}
+	drain()
+	if n := inits.Load(); n != 3 {
+		t.Errorf("NVML initialised %d times after recovery, want 3", n)
+	}
+	if c.backoff != 0 {
+		t.Errorf("backoff %v after a good scrape, want reset", c.backoff)
+	}
+}
+
+// TestDevicesKeepGPUsWhileNVMLBacksOff: while NVML cannot be initialised
+// again (a lost GPU shut it down, then the driver stops answering), the
+// attribution listing fails, so that the cache keeps the GPUs it last listed,
+// instead of listing none; on a node where NVML never answered it lists none
+// without error.
+func TestDevicesKeepGPUsWhileNVMLBacksOff(t *testing.T) {
+	s := mockNode()
+	var lost, driverGone atomic.Bool
+	s.InitFunc = func() nvml.Return {
+		if driverGone.Load() {
+			return nvml.ERROR_DRIVER_NOT_LOADED
+		}
+		return nvml.SUCCESS
+	}
+	handle := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 2 && lost.Load() {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return handle(i)
+	}
+	c := NewWithInterface(s, Config{}, quiet)
+	defer c.Close()
+	families(t, c)
+	lost.Store(true)
+	families(t, c) // GPU 2 lost: NVML shut down for a re-initialisation
+	driverGone.Store(true)
+	if devs, err := c.Devices(); err == nil {
+		t.Errorf("Devices() = %d GPUs and no error while NVML cannot be initialised: the cache would forget every GPU", len(devs))
+	}
+	cpuNode := NewWithInterface(&mock.Interface{InitFunc: func() nvml.Return { return nvml.ERROR_LIBRARY_NOT_FOUND }}, Config{}, quiet)
+	if devs, err := cpuNode.Devices(); devs != nil || err != nil {
+		t.Errorf("on a node without NVML: %v, %v; want nothing and no error", devs, err)
+	}
+}
+
+// TestCloseIsFinal: after Close (SIGTERM), neither a late scrape nor the
+// attribution refresh initialises NVML again.
+func TestCloseIsFinal(t *testing.T) {
+	s := mockNode()
+	var inits, shutdowns atomic.Int32
+	s.InitFunc = func() nvml.Return { inits.Add(1); return nvml.SUCCESS }
+	s.ShutdownFunc = func() nvml.Return { shutdowns.Add(1); return nvml.SUCCESS }
+	c := NewWithInterface(s, Config{}, quiet)
+	families(t, c)
+	c.Close()
+	if err := c.Update(make(chan prometheus.Metric, 8192)); err == nil {
+		t.Error("Update after Close succeeded")
+	}
+	if _, err := c.Devices(); err == nil {
+		t.Error("Devices after Close succeeded")
+	}
+	if inits.Load() != 1 || shutdowns.Load() != 1 {
+		t.Errorf("%d inits, %d shutdowns; want 1 and 1", inits.Load(), shutdowns.Load())
+	}
+}
+
+// TestXIDOfAnUnknownGPU: an XID event whose GPU's UUID cannot be read is
+// attributed through the handle registered for events (XID 79: the GPU fell
+// off the bus), and when even that fails it is served with empty gpu and uuid,
+// never attached to another GPU, such as one lost before its UUID was read.
+func TestXIDOfAnUnknownGPU(t *testing.T) {
+	s := mockNode()
+	uuid5, _ := device(s, 5).GetUUID()
+	// GPU 7 was lost before its UUID was ever read: its state has uuid "".
+	handle := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
+		if i == 7 {
+			return nil, nvml.ERROR_GPU_IS_LOST
+		}
+		return handle(i)
+	}
+	stranger := &mock.Device{GetUUIDFunc: func() (string, nvml.Return) { return "", nvml.ERROR_UNKNOWN }}
+	events := make(chan nvml.EventData, 4)
+	s.EventSetCreateFunc = func() (nvml.EventSet, nvml.Return) {
+		return &mock.EventSet{
+			WaitFunc: func(ms uint32) (nvml.EventData, nvml.Return) {
+				select {
+				case e := <-events:
+					return e, nvml.SUCCESS
+				case <-time.After(time.Duration(ms) * time.Millisecond):
+					return nvml.EventData{}, nvml.ERROR_TIMEOUT
+				}
+			},
+			FreeFunc: func() nvml.Return { return nvml.SUCCESS },
+		}, nvml.SUCCESS
+	}
+	c := NewWithInterface(s, Config{XIDEvents: true}, quiet)
+	defer c.Close()
+	at := time.Unix(1700000000, 250e6)
+	c.now = func() time.Time { return at }
+	families(t, c) // starts the watcher, registering GPUs 0-6
+	// GPU 5 falls off the bus: its UUID can no longer be read.
+	device(s, 5).GetUUIDFunc = func() (string, nvml.Return) { return "", nvml.ERROR_GPU_IS_LOST }
+	events <- nvml.EventData{Device: s.Devices[5], EventType: nvml.EventTypeXidCriticalError, EventData: 79}
+	events <- nvml.EventData{Device: stranger, EventType: nvml.EventTypeXidCriticalError, EventData: 13}
+	var mfs map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		mfs = families(t, c)
+		if mfs["llm_gpu_xid_errors_total"] != nil && len(mfs["llm_gpu_xid_errors_total"].GetMetric()) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("XID series: %v", mfs["llm_gpu_xid_errors_total"])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v, ok := valueOf(mfs["llm_gpu_xid_errors_total"], "gpu", "5", "uuid", uuid5, "xid", "79"); !ok || v != 1 {
+		t.Errorf("XID 79 of the GPU that fell off the bus = %v, %v; want 1 on gpu 5 (%s): %v", v, ok, uuid5, mfs["llm_gpu_xid_errors_total"])
+	}
+	if v, ok := valueOf(mfs["llm_gpu_xid_errors_total"], "gpu", "", "uuid", "", "xid", "13"); !ok || v != 1 {
+		t.Errorf("XID 13 of an unknown GPU = %v, %v; want 1 with empty gpu and uuid: %v", v, ok, mfs["llm_gpu_xid_errors_total"])
+	}
+	if ts, _ := valueOf(mfs["llm_gpu_xid_last_seen_timestamp_seconds"], "xid", "79"); ts != 1700000000.25 {
+		t.Errorf("XID 79 last seen at %v, want the collector's clock 1700000000.25", ts)
+	}
+	if v, _ := valueOf(mfs["llm_gpu_nvml_errors_total"], "gpu", "", "call", "nvmlDeviceGetUUID"); v != 1 {
+		t.Errorf("the failed UUID read of the unknown GPU counted %v times, want 1: %v", v, mfs["llm_gpu_nvml_errors_total"])
 	}
 }

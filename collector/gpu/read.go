@@ -34,21 +34,69 @@ func (b *batch) with(v ...string) []string {
 	return b.scratch
 }
 
-// ok classifies an NVML return: unsupported calls are skipped silently, a lost
-// GPU marks the batch, anything else is counted and logged once.
+// ok classifies an NVML return: any failure, a call the GPU does not support
+// (ERROR_NOT_SUPPORTED) included, costs the call's series and is counted and
+// logged once; a lost GPU also marks the batch, which then serves up=0 alone.
 func (b *batch) ok(call string, ret nvml.Return) bool {
 	switch {
 	case ret == nvml.SUCCESS:
 		return true
 	case b.lost:
 		return false
-	case ret == nvml.ERROR_NOT_SUPPORTED || ret == nvml.ERROR_FUNCTION_NOT_FOUND || ret == nvml.ERROR_NO_DATA || ret == nvml.ERROR_NO_PERMISSION:
-		return false
 	case isLost(ret):
 		b.lost = true
 	}
 	b.c.countError(b.gpu, call, ret)
 	return false
+}
+
+// NVML marks a value it cannot give with all bits set (NVML_VALUE_NOT_AVAILABLE,
+// -1 in the field's unsigned type). No reading of the collector can really
+// take that value (a 4 GHz·10⁶ clock, 4·10⁹ °C, 2⁶⁴ bytes), so in every field
+// it means "not available": the series is absent and the call counted.
+const (
+	notAvailable32 = math.MaxUint32
+	notAvailable64 = math.MaxUint64
+)
+
+// have32 reports whether a 32-bit reading is a value, counting it otherwise.
+func (b *batch) have32(call string, v uint32) bool {
+	if v == notAvailable32 {
+		b.c.countReturn(b.gpu, call, retNotAvailable)
+		return false
+	}
+	return true
+}
+
+// have64 is have32 for 64-bit readings.
+func (b *batch) have64(call string, v uint64) bool {
+	if v == notAvailable64 {
+		b.c.countReturn(b.gpu, call, retNotAvailable)
+		return false
+	}
+	return true
+}
+
+// haveInt is have32 for readings go-nvml converts from unsigned int to int:
+// NVML's all-ones is 4294967295 there, and nothing valid is negative.
+func (b *batch) haveInt(call string, v int) bool {
+	if v < 0 || uint64(v) >= notAvailable32 {
+		b.c.countReturn(b.gpu, call, retNotAvailable)
+		return false
+	}
+	return true
+}
+
+// havePercent is have32 for percentages, which cannot exceed 100.
+func (b *batch) havePercent(call string, v uint32) bool {
+	if !b.have32(call, v) {
+		return false
+	}
+	if v > 100 {
+		b.c.countReturn(b.gpu, call, retOutOfRange)
+		return false
+	}
+	return true
 }
 
 // add queues a metric; labels are the GPU's labels followed by the family's own.
@@ -120,56 +168,83 @@ func (c *Collector) readDevice(b *batch, dev nvml.Device, st *deviceState) {
 	b.add(c.d.info, gauge, 1, with(st.name, st.busID, c.driver, c.cuda, mig))
 
 	if u, ret := dev.GetUtilizationRates(); b.ok("nvmlDeviceGetUtilizationRates", ret) {
-		b.add(c.d.utilization, gauge, float64(u.Gpu)/100, l)
-		b.add(c.d.memUtilization, gauge, float64(u.Memory)/100, l)
+		if b.havePercent("nvmlDeviceGetUtilizationRates", u.Gpu) {
+			b.add(c.d.utilization, gauge, float64(u.Gpu)/100, l)
+		}
+		if b.havePercent("nvmlDeviceGetUtilizationRates", u.Memory) {
+			b.add(c.d.memUtilization, gauge, float64(u.Memory)/100, l)
+		}
 	}
 	if b.has("nvmlDeviceGetMemoryInfo_v2") {
-		if m, ret := dev.GetMemoryInfo_v2(); b.ok("nvmlDeviceGetMemoryInfo_v2", ret) {
-			b.add(c.d.memUsed, gauge, float64(m.Used), l)
-			b.add(c.d.memTotal, gauge, float64(m.Total), l)
-			b.add(c.d.memReserved, gauge, float64(m.Reserved), l)
+		const call = "nvmlDeviceGetMemoryInfo_v2"
+		if m, ret := dev.GetMemoryInfo_v2(); b.ok(call, ret) {
+			if b.have64(call, m.Used) {
+				b.add(c.d.memUsed, gauge, float64(m.Used), l)
+			}
+			if b.have64(call, m.Total) {
+				b.add(c.d.memTotal, gauge, float64(m.Total), l)
+			}
+			if b.have64(call, m.Reserved) {
+				b.add(c.d.memReserved, gauge, float64(m.Reserved), l)
+			}
 		}
 	} else if m, ret := dev.GetMemoryInfo(); b.ok("nvmlDeviceGetMemoryInfo", ret) {
-		b.add(c.d.memUsed, gauge, float64(m.Used), l)
-		b.add(c.d.memTotal, gauge, float64(m.Total), l)
+		if b.have64("nvmlDeviceGetMemoryInfo", m.Used) {
+			b.add(c.d.memUsed, gauge, float64(m.Used), l)
+		}
+		if b.have64("nvmlDeviceGetMemoryInfo", m.Total) {
+			b.add(c.d.memTotal, gauge, float64(m.Total), l)
+		}
 	}
 	if procs, ret := dev.GetComputeRunningProcesses(); b.ok("nvmlDeviceGetComputeRunningProcesses", ret) {
+		// One process whose memory NVML cannot tell makes the sum unknown.
 		var used uint64
+		known := true
 		for _, p := range procs {
+			if known = b.have64("nvmlDeviceGetComputeRunningProcesses", p.UsedGpuMemory); !known {
+				break
+			}
 			used += p.UsedGpuMemory
 		}
-		b.add(c.d.engineMemory, gauge, float64(used), l)
+		if known {
+			b.add(c.d.engineMemory, gauge, float64(used), l)
+		}
 	}
-	if p, ret := dev.GetPowerUsage(); b.ok("nvmlDeviceGetPowerUsage", ret) {
+	if p, ret := dev.GetPowerUsage(); b.ok("nvmlDeviceGetPowerUsage", ret) && b.have32("nvmlDeviceGetPowerUsage", p) {
 		b.add(c.d.power, gauge, float64(p)/1000, l)
 	}
-	if p, ret := dev.GetEnforcedPowerLimit(); b.ok("nvmlDeviceGetEnforcedPowerLimit", ret) {
+	if p, ret := dev.GetEnforcedPowerLimit(); b.ok("nvmlDeviceGetEnforcedPowerLimit", ret) && b.have32("nvmlDeviceGetEnforcedPowerLimit", p) {
 		b.add(c.d.powerLimit, gauge, float64(p)/1000, l)
 	}
 	if b.has("nvmlDeviceGetTotalEnergyConsumption") {
-		if e, ret := dev.GetTotalEnergyConsumption(); b.ok("nvmlDeviceGetTotalEnergyConsumption", ret) {
+		const call = "nvmlDeviceGetTotalEnergyConsumption"
+		if e, ret := dev.GetTotalEnergyConsumption(); b.ok(call, ret) && b.have64(call, e) {
 			b.add(c.d.energy, counter, float64(e)/1000, l)
 		}
 	}
-	if t, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); b.ok("nvmlDeviceGetTemperature", ret) {
+	if t, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); b.ok("nvmlDeviceGetTemperature", ret) && b.have32("nvmlDeviceGetTemperature", t) {
 		b.add(c.d.temperature, gauge, float64(t), with("gpu"))
 	}
 	if b.has("nvmlDeviceGetFieldValues") {
+		const call = "nvmlDeviceGetFieldValues"
 		values := []nvml.FieldValue{{FieldId: nvml.FI_DEV_MEMORY_TEMP}}
-		if ret := dev.GetFieldValues(values); b.ok("nvmlDeviceGetFieldValues", ret) && nvml.Return(values[0].NvmlReturn) == nvml.SUCCESS {
+		if ret := dev.GetFieldValues(values); b.ok(call, ret) && b.ok(call, nvml.Return(values[0].NvmlReturn)) {
 			if v, ok := fieldValue(values[0]); ok {
 				b.add(c.d.temperature, gauge, v, with("memory"))
+			} else {
+				b.c.countReturn(b.gpu, call, retNotAvailable)
 			}
 		}
 	}
-	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_SM); b.ok("nvmlDeviceGetClockInfo", ret) {
+	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_SM); b.ok("nvmlDeviceGetClockInfo", ret) && b.have32("nvmlDeviceGetClockInfo", mhz) {
 		b.add(c.d.smClock, gauge, float64(mhz)*1e6, l)
 	}
-	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_MEM); b.ok("nvmlDeviceGetClockInfo", ret) {
+	if mhz, ret := dev.GetClockInfo(nvml.CLOCK_MEM); b.ok("nvmlDeviceGetClockInfo", ret) && b.have32("nvmlDeviceGetClockInfo", mhz) {
 		b.add(c.d.memClock, gauge, float64(mhz)*1e6, l)
 	}
 	if b.has("nvmlDeviceGetCurrentClocksEventReasons") {
-		if mask, ret := dev.GetCurrentClocksEventReasons(); b.ok("nvmlDeviceGetCurrentClocksEventReasons", ret) {
+		const call = "nvmlDeviceGetCurrentClocksEventReasons"
+		if mask, ret := dev.GetCurrentClocksEventReasons(); b.ok(call, ret) && b.have64(call, mask) {
 			for _, r := range clockEventReasons {
 				v := 0.0
 				if mask&r.bit != 0 {
@@ -179,36 +254,43 @@ func (c *Collector) readDevice(b *batch, dev nvml.Device, st *deviceState) {
 			}
 		}
 	}
-	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_CORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) {
+	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_CORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) && b.have64("nvmlDeviceGetTotalEccErrors", n) {
 		b.add(c.d.ecc, counter, float64(n), with("corrected"))
 	}
-	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) {
+	if n, ret := dev.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.AGGREGATE_ECC); b.ok("nvmlDeviceGetTotalEccErrors", ret) && b.have64("nvmlDeviceGetTotalEccErrors", n) {
 		b.add(c.d.ecc, counter, float64(n), with("uncorrected"))
 	}
 	if b.has("nvmlDeviceGetRemappedRows") {
-		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); b.ok("nvmlDeviceGetRemappedRows", ret) {
-			b.add(c.d.remapped, gauge, float64(corr), with("correctable"))
-			b.add(c.d.remapped, gauge, float64(unc), with("uncorrectable"))
+		const call = "nvmlDeviceGetRemappedRows"
+		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); b.ok(call, ret) {
+			if b.haveInt(call, corr) {
+				b.add(c.d.remapped, gauge, float64(corr), with("correctable"))
+			}
+			if b.haveInt(call, unc) {
+				b.add(c.d.remapped, gauge, float64(unc), with("uncorrectable"))
+			}
 			b.add(c.d.remapPending, gauge, boolValue(pending), l)
 			b.add(c.d.remapFailure, gauge, boolValue(failed), l)
 		}
 	}
 	if b.has("nvmlDeviceGetPcieReplayCounter") {
-		if n, ret := dev.GetPcieReplayCounter(); b.ok("nvmlDeviceGetPcieReplayCounter", ret) {
+		const call = "nvmlDeviceGetPcieReplayCounter"
+		if n, ret := dev.GetPcieReplayCounter(); b.ok(call, ret) && b.haveInt(call, n) {
 			b.add(c.d.pcieReplay, counter, float64(n), l)
 		}
 	}
-	if g, ret := dev.GetCurrPcieLinkGeneration(); b.ok("nvmlDeviceGetCurrPcieLinkGeneration", ret) {
+	if g, ret := dev.GetCurrPcieLinkGeneration(); b.ok("nvmlDeviceGetCurrPcieLinkGeneration", ret) && b.haveInt("nvmlDeviceGetCurrPcieLinkGeneration", g) {
 		b.add(c.d.pcieGen, gauge, float64(g), l)
 	}
-	if w, ret := dev.GetCurrPcieLinkWidth(); b.ok("nvmlDeviceGetCurrPcieLinkWidth", ret) {
+	if w, ret := dev.GetCurrPcieLinkWidth(); b.ok("nvmlDeviceGetCurrPcieLinkWidth", ret) && b.haveInt("nvmlDeviceGetCurrPcieLinkWidth", w) {
 		b.add(c.d.pcieWidth, gauge, float64(w), l)
 	}
 	if c.cfg.PCIeThroughput {
-		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_TX_BYTES); b.ok("nvmlDeviceGetPcieThroughput", ret) {
+		const call = "nvmlDeviceGetPcieThroughput"
+		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_TX_BYTES); b.ok(call, ret) && b.have32(call, kb) {
 			b.add(c.d.pcieBytes, gauge, float64(kb)*1024, with("tx"))
 		}
-		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_RX_BYTES); b.ok("nvmlDeviceGetPcieThroughput", ret) {
+		if kb, ret := dev.GetPcieThroughput(nvml.PCIE_UTIL_RX_BYTES); b.ok(call, ret) && b.have32(call, kb) {
 			b.add(c.d.pcieBytes, gauge, float64(kb)*1024, with("rx"))
 		}
 	}
@@ -221,8 +303,8 @@ func (c *Collector) readDevice(b *batch, dev nvml.Device, st *deviceState) {
 func (c *Collector) readNvLinks(b *batch, dev nvml.Device, with func(...string) []string) {
 	for link := 0; link < nvml.NVLINK_MAX_LINKS && !b.lost; link++ {
 		state, ret := dev.GetNvLinkState(link)
-		if ret == nvml.ERROR_INVALID_ARGUMENT || ret == nvml.ERROR_NOT_SUPPORTED {
-			return // past the last link, or no NVLink on this GPU
+		if ret == nvml.ERROR_INVALID_ARGUMENT || (ret == nvml.ERROR_NOT_SUPPORTED && link > 0) {
+			return // past the last link
 		}
 		if !b.ok("nvmlDeviceGetNvLinkState", ret) {
 			continue
@@ -233,27 +315,34 @@ func (c *Collector) readNvLinks(b *batch, dev nvml.Device, with func(...string) 
 			continue
 		}
 		for _, ctr := range nvlinkCounters {
-			if n, ret := dev.GetNvLinkErrorCounter(link, ctr.counter); b.ok("nvmlDeviceGetNvLinkErrorCounter", ret) {
+			if n, ret := dev.GetNvLinkErrorCounter(link, ctr.counter); b.ok("nvmlDeviceGetNvLinkErrorCounter", ret) && b.have64("nvmlDeviceGetNvLinkErrorCounter", n) {
 				b.add(c.d.nvlinkErrors, prometheus.CounterValue, float64(n), with(id, ctr.name))
 			}
 		}
 	}
 }
 
-// fieldValue decodes NVML's value union according to its type.
+// fieldValue decodes NVML's value union according to its type; false for an
+// unknown type, NVML_VALUE_NOT_AVAILABLE (all bits set, -1 when signed) and
+// a double that is not a number.
 func fieldValue(f nvml.FieldValue) (float64, bool) {
 	v := f.Value[:]
 	switch nvml.ValueType(f.ValueType) {
 	case nvml.VALUE_TYPE_DOUBLE:
-		return math.Float64frombits(binary.LittleEndian.Uint64(v)), true
+		d := math.Float64frombits(binary.LittleEndian.Uint64(v))
+		return d, !math.IsNaN(d) && !math.IsInf(d, 0)
 	case nvml.VALUE_TYPE_UNSIGNED_INT:
-		return float64(binary.LittleEndian.Uint32(v)), true
+		u := binary.LittleEndian.Uint32(v)
+		return float64(u), u != notAvailable32
 	case nvml.VALUE_TYPE_UNSIGNED_LONG, nvml.VALUE_TYPE_UNSIGNED_LONG_LONG:
-		return float64(binary.LittleEndian.Uint64(v)), true
+		u := binary.LittleEndian.Uint64(v)
+		return float64(u), u != notAvailable64
 	case nvml.VALUE_TYPE_SIGNED_LONG_LONG:
-		return float64(int64(binary.LittleEndian.Uint64(v))), true
+		i := int64(binary.LittleEndian.Uint64(v))
+		return float64(i), i != nvml.VALUE_NOT_AVAILABLE
 	case nvml.VALUE_TYPE_SIGNED_INT:
-		return float64(int32(binary.LittleEndian.Uint32(v))), true
+		i := int32(binary.LittleEndian.Uint32(v))
+		return float64(i), i != nvml.VALUE_NOT_AVAILABLE
 	}
 	return 0, false
 }

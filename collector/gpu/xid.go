@@ -15,18 +15,32 @@ import (
 // rate() and increase() understand, with a last-seen timestamp beside it
 // (never dcgm-exporter's "last XID" gauge that cannot tell two events apart).
 type xidWatcher struct {
-	counts  *xidCounts
-	done    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	counts *xidCounts
+	now    func() time.Time
+	// registered are the GPUs whose events the set receives, with the UUID
+	// read when they were registered: an event's device is matched to them
+	// when its UUID cannot be read any more (XID 79: the GPU fell off the bus).
+	registered []registeredGPU
+	done       chan struct{}
+	stopped    chan struct{}
+	once       sync.Once
+}
+
+type registeredGPU struct {
+	dev  nvml.Device
+	uuid string
 }
 
 // xidCounts outlives NVML re-initialisations so the counters stay monotonic.
 type xidCounts struct {
-	mu sync.Mutex
-	m  map[xidKey]*xidCount
+	mu     sync.Mutex
+	m      map[xidKey]*xidCount
+	errors map[errorKey]float64 // drained into the collector's at each scrape
 }
 
+// xidKey identifies a counter: the GPU by UUID ("" when it could not be
+// known: such events are served with empty gpu and uuid, never attached to a
+// GPU) and the XID code.
 type xidKey struct {
 	uuid string
 	xid  uint64
@@ -34,21 +48,24 @@ type xidKey struct {
 
 type xidCount struct{ count, lastSeen float64 }
 
+func newXIDCounts() *xidCounts {
+	return &xidCounts{m: map[xidKey]*xidCount{}, errors: map[errorKey]float64{}}
+}
+
 // waitTimeout bounds each event wait so stop() returns promptly.
 const waitTimeout = 500 // milliseconds
 
-func startXIDWatcher(lib nvml.Interface, logger *slog.Logger, prev *xidWatcher) *xidWatcher {
-	w := &xidWatcher{counts: &xidCounts{m: map[xidKey]*xidCount{}}, done: make(chan struct{}), stopped: make(chan struct{})}
-	if prev != nil {
-		w.counts = prev.counts
-	}
+// startXIDWatcher registers every GPU for XID events and starts the watcher.
+// known gives the UUID the collector last read for an index, for a GPU whose
+// UUID cannot be read at registration.
+func startXIDWatcher(lib nvml.Interface, logger *slog.Logger, counts *xidCounts, now func() time.Time, known func(int) string) *xidWatcher {
+	w := &xidWatcher{counts: counts, now: now, done: make(chan struct{}), stopped: make(chan struct{})}
 	set, ret := lib.EventSetCreate()
 	if ret != nvml.SUCCESS {
 		logger.Warn("cannot create NVML event set; XID errors will not be counted", "err", nvml.ErrorString(ret))
 		close(w.stopped)
 		return w
 	}
-	registered := 0
 	if n, ret := lib.DeviceGetCount(); ret == nvml.SUCCESS {
 		for i := 0; i < n; i++ {
 			dev, ret := lib.DeviceGetHandleByIndex(i)
@@ -56,13 +73,17 @@ func startXIDWatcher(lib nvml.Interface, logger *slog.Logger, prev *xidWatcher) 
 				continue
 			}
 			if ret := dev.RegisterEvents(nvml.EventTypeXidCriticalError, set); ret == nvml.SUCCESS {
-				registered++
+				uuid, ret := dev.GetUUID()
+				if ret != nvml.SUCCESS {
+					uuid = known(i)
+				}
+				w.registered = append(w.registered, registeredGPU{dev, uuid})
 			} else {
 				logger.Info("GPU does not report XID events", "gpu", i, "err", nvml.ErrorString(ret))
 			}
 		}
 	}
-	if registered == 0 {
+	if len(w.registered) == 0 {
 		set.Free()
 		close(w.stopped)
 		return w
@@ -92,8 +113,8 @@ func (w *xidWatcher) run(set nvml.EventSet, logger *slog.Logger) {
 			if data.EventType&nvml.EventTypeXidCriticalError == 0 || data.Device == nil {
 				continue
 			}
-			uuid, _ := data.Device.GetUUID()
-			w.counts.record(uuid, data.EventData, time.Now())
+			uuid := w.uuidOf(data.Device)
+			w.counts.record(uuid, data.EventData, w.now())
 			logger.Warn("GPU XID error", "uuid", uuid, "xid", data.EventData)
 		case nvml.ERROR_TIMEOUT:
 		default:
@@ -107,6 +128,34 @@ func (w *xidWatcher) run(set nvml.EventSet, logger *slog.Logger) {
 	}
 }
 
+// uuidOf names the GPU of an event: its UUID, or when that cannot be read,
+// the UUID read when the same handle was registered; "" when neither, and the
+// failed read is counted.
+func (w *xidWatcher) uuidOf(dev nvml.Device) string {
+	uuid, ret := dev.GetUUID()
+	if ret == nvml.SUCCESS {
+		return uuid
+	}
+	for _, r := range w.registered {
+		if sameHandle(r.dev, dev) && r.uuid != "" {
+			return r.uuid
+		}
+	}
+	w.counts.countError("nvmlDeviceGetUUID", ret)
+	return ""
+}
+
+// sameHandle compares two device handles; false (not a panic) for handle
+// types that cannot be compared.
+func sameHandle(a, b nvml.Device) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
 func (x *xidCounts) record(uuid string, xid uint64, at time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -117,7 +166,23 @@ func (x *xidCounts) record(uuid string, xid uint64, at time.Time) {
 		x.m[k] = c
 	}
 	c.count++
-	c.lastSeen = float64(at.UnixNano()) / 1e9
+	c.lastSeen = float64(at.Unix()) + float64(at.Nanosecond())/1e9
+}
+
+// countError counts a failed call of the watcher, against no GPU.
+func (x *xidCounts) countError(call string, ret nvml.Return) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.errors[errorKey{call: call, ret: nvml.ErrorString(ret)}]++
+}
+
+func (x *xidCounts) drainErrors(into map[errorKey]float64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, v := range x.errors {
+		into[k] += v
+		delete(x.errors, k)
+	}
 }
 
 func (w *xidWatcher) stop() {
@@ -125,15 +190,18 @@ func (w *xidWatcher) stop() {
 	<-w.stopped
 }
 
-// collect sends the XID counters, labelled like the GPU they happened on.
-func (w *xidWatcher) collect(ch chan<- prometheus.Metric, c *Collector) {
+// collect sends the XID counters, labelled like the GPU they happened on; an
+// XID of an unknown GPU has empty gpu and uuid labels.
+func (x *xidCounts) collect(ch chan<- prometheus.Metric, c *Collector) {
 	index := map[string]int{}
 	for i, st := range c.devices {
-		index[st.uuid] = i
+		if st.uuid != "" {
+			index[st.uuid] = i
+		}
 	}
-	w.counts.mu.Lock()
-	defer w.counts.mu.Unlock()
-	for k, v := range w.counts.m {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, v := range x.m {
 		var labels []string
 		if i, ok := index[k.uuid]; ok {
 			labels = c.labelValues(i, k.uuid)

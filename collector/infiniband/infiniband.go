@@ -2,9 +2,14 @@
 // from /sys/class/infiniband as llm_infiniband_* metrics.
 //
 // Every value is read independently: an unreadable file, an EINVAL from a
-// ConnectX-7 in switch mode, an "N/A (no PMA)" counter or a port that vanishes
-// mid-scrape costs only that value or that port. Such failures are logged once
-// and counted in llm_infiniband_read_errors_total{device,port,reason}.
+// ConnectX-7 in switch mode, an "N/A (no PMA)" counter, a read that blocks in
+// the kernel or a port that vanishes mid-scrape costs only that value or that
+// port. Such failures are logged once and counted in
+// llm_infiniband_read_errors_total{device,port,reason}.
+//
+// Each counter's source file (the 64-bit counters_ext/ one, or the legacy
+// counters/ one) is chosen once per port and kept until the port reappears: a
+// counter never switches between two files, which would read as two resets.
 package infiniband
 
 import (
@@ -14,6 +19,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -29,7 +35,12 @@ const (
 	reasonInvalid      = "invalid_value" // the file held something unparsable
 	reasonNotAvailable = "not_available" // "N/A (no PMA)"
 	reasonVanished     = "vanished"      // listed, then gone before it was read
+	reasonTimeout      = "timeout"       // the read did not return within the scrape's read budget
+	reasonStuck        = "stuck"         // not read: an earlier read of the file is still blocked
 )
+
+// DefaultReadTimeout is Config.ReadTimeout's default.
+const DefaultReadTimeout = time.Second
 
 // Attributor supplies the labels that tie a port to the workload using it
 // (namespace, pod, container, dp_rank, gpu, ...). LabelNames is fixed for the
@@ -44,6 +55,9 @@ type Config struct {
 	DeviceInclude *regexp.Regexp // nil: every device
 	DeviceExclude *regexp.Regexp // nil: none
 	Attributor    Attributor     // nil: only device, port, link_layer
+	// ReadTimeout is the most a scrape waits, in total, for sysfs reads that
+	// do not return; such reads are abandoned. 0: DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 type sysReader interface {
@@ -59,10 +73,12 @@ type Collector struct {
 	mu     sync.Mutex
 	logger *slog.Logger
 	cfg    Config
-	reader sysReader
-	root   string // <sysfs>/class/infiniband
+	guard  *readGuard
+	reader sysReader // guard, over the real reader
+	root   string    // <sysfs>/class/infiniband
 
 	stateDesc, physStateDesc, rateDesc, infoDesc, errorsDesc *prometheus.Desc
+	saturatedDesc, stuckDesc                                 *prometheus.Desc
 	counterDescs                                             [numCounterMetrics]*prometheus.Desc
 
 	generation uint64
@@ -76,6 +92,7 @@ type Collector struct {
 	devNames, portNames, dirNames nameList
 	extra                         []string
 	pending                       []pendingError
+	counters                      counterBatch
 	lastSamples                   int
 }
 
@@ -96,16 +113,28 @@ type deviceState struct {
 type portState struct {
 	name                string
 	seen                uint64
+	ino                 uint64 // of the port directory: a new one means the port reappeared
+	plan                []plannedCounter
+	planned             bool // plan holds the port's sources for good
 	linkLayer, netdev   string
 	extra               []string
 	deviceVersion       uint64
 	labels, infoLabels  []*dto.LabelPair
+	labelValues         []string                            // device, port, link_layer, attribution
+	saturatedLabels     [numCounterMetrics][]*dto.LabelPair // per saturated counter
 	state, physState    float64
 	rate                float64
 	haveState, havePhys bool
 	haveRate            bool
 	values              [numCounterMetrics]float64
 	have                [numCounterMetrics]bool
+	saturated           [numCounterMetrics]bool
+}
+
+// plannedCounter is the file a port's counter is read from.
+type plannedCounter struct {
+	dir int // index into counterDirs
+	src counterSource
 }
 
 type errorKey struct{ device, port, reason string }
@@ -121,6 +150,10 @@ func New(paths collector.Paths, cfg Config, logger *slog.Logger) *Collector {
 }
 
 func newWithReader(paths collector.Paths, cfg Config, logger *slog.Logger, r sysReader) *Collector {
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	guard := newReadGuard(r, cfg.ReadTimeout)
 	labels := []string{"device", "port", "link_layer"}
 	if cfg.Attributor != nil {
 		labels = append(labels, cfg.Attributor.LabelNames()...)
@@ -132,13 +165,16 @@ func newWithReader(paths collector.Paths, cfg Config, logger *slog.Logger, r sys
 	c := &Collector{
 		logger:        logger,
 		cfg:           cfg,
-		reader:        r,
+		guard:         guard,
+		reader:        guard,
 		root:          paths.Sys("class", "infiniband"),
 		stateDesc:     desc("state_id", "Logical state of the port (1 DOWN, 2 INIT, 3 ARMED, 4 ACTIVE, 5 ACTIVE_DEFER).", labels),
 		physStateDesc: desc("physical_state_id", "Physical state of the port (1 Sleep, 2 Polling, 3 Disabled, 4 PortConfigurationTraining, 5 LinkUp, 6 LinkErrorRecovery, 7 PhyTest).", labels),
 		rateDesc:      desc("rate_bytes_per_second", "Current signalling rate of the port in bytes per second.", labels),
 		infoDesc:      desc("info", "Static facts about the port and its HCA; value is always 1.", infoLabels),
-		errorsDesc:    desc("read_errors_total", "Sysfs values that could not be read, by reason (io_error, invalid_value, not_available, vanished).", []string{"device", "port", "reason"}),
+		errorsDesc:    desc("read_errors_total", "Sysfs values that could not be read, by reason (io_error, invalid_value, not_available, vanished, timeout, stuck).", []string{"device", "port", "reason"}),
+		saturatedDesc: desc("counter_saturated", "Present, with value 1, while a PMA counter of fixed width sits at its maximum (2^32-1, 65535, 255, 15): it saturates rather than wraps, so its rate reads 0 while events go uncounted.", append(append([]string{}, labels...), "counter")),
+		stuckDesc:     desc("stuck_reads", "Sysfs reads abandoned because they did not return in time and still blocked in the kernel; their files are not read again until they return.", nil),
 		devices:       map[string]*deviceState{},
 		errors:        map[errorKey]*errorCount{},
 		logOnce:       collector.NewLogOnce(logger),
@@ -155,6 +191,7 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.generation++
+	c.guard.startScrape()
 	samples := collector.NewSamples(c.lastSamples)
 
 	c.path = append(c.path[:0], c.root...)
@@ -175,6 +212,7 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 		}
 	}
 	c.sendErrors(ch, samples)
+	samples.Send(ch, c.stuckDesc, prometheus.GaugeValue, float64(c.guard.stuckReads()), nil)
 	c.lastSamples = samples.Len()
 	return nil
 }
@@ -212,7 +250,7 @@ func (c *Collector) updateDevice(ch chan<- prometheus.Metric, samples *collector
 		return
 	}
 	for i := 0; i < c.portNames.len(); i++ {
-		c.updatePort(ch, samples, ds, portsLen, c.portNames.at(i))
+		c.updatePort(ch, samples, ds, portsLen, c.portNames.at(i), c.portNames.ino(i))
 	}
 	for name, ps := range ds.ports {
 		if ps.seen != c.generation {
@@ -221,10 +259,12 @@ func (c *Collector) updateDevice(ch chan<- prometheus.Metric, samples *collector
 	}
 }
 
-func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.Samples, ds *deviceState, portsLen int, name []byte) {
+func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.Samples, ds *deviceState, portsLen int, name []byte, ino uint64) {
 	ps := ds.ports[string(name)]
-	if ps == nil {
-		ps = &portState{name: string(name)}
+	if ps == nil || ps.ino != ino {
+		// New, or removed and added again since the last scrape: its
+		// counters are new counters, whose sources are chosen afresh.
+		ps = &portState{name: string(name), ino: ino}
 		ds.ports[ps.name] = ps
 	}
 	ps.seen = c.generation
@@ -236,27 +276,14 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 	labelsChanged := c.readAttr(ds, ps, portLen, "link_layer", &ps.linkLayer)
 	labelsChanged = c.readNetdev(ds, ps, portLen) || labelsChanged
 
-	clear(ps.have[:])
-	for _, d := range counterDirs {
-		dirLen := c.joinString(portLen, d.dir)
-		if err := c.reader.ReadDir(c.cstr(dirLen), &c.dirNames); err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				c.portError(ds, ps, classify(err), dirLen, err)
-			}
-			continue // counters_ext/ and hw_counters/ are absent on many HCAs
-		}
-		for i := 0; i < c.dirNames.len(); i++ {
-			src, ok := d.sources[string(c.dirNames.at(i))]
-			if !ok || ps.have[src.metric] {
-				continue
-			}
-			fileLen := c.join(dirLen, c.dirNames.at(i))
-			v, ok := c.readNumber(ds, ps, fileLen, "", parseCounter)
-			if ok {
-				ps.values[src.metric], ps.have[src.metric] = v*src.scale, true
-			}
-		}
+	if !ps.planned {
+		ps.planned = c.planCounters(ds, ps, portLen)
 	}
+	clear(ps.have[:])
+	clear(ps.saturated[:])
+	c.counters = counterBatch{c: c, ds: ds, ps: ps, portLen: portLen}
+	c.guard.readAll(&c.counters, len(ps.plan), len(c.buf))
+	c.counters = counterBatch{}
 
 	// A port that disappeared while we read it (device reset, VF removed)
 	// yields nothing rather than a half-read set of series, and counts as one
@@ -275,6 +302,40 @@ func (c *Collector) updatePort(ch chan<- prometheus.Metric, samples *collector.S
 	c.sendPort(ch, samples, ps)
 }
 
+// planCounters chooses the file of each of the port's counters from the
+// listings of its counter directories: counters_ext/ first, so its 64-bit
+// values win. A directory that cannot be listed (other than absent) makes the
+// plan provisional, to be made again at the next scrape, and withholds every
+// counter it could feed, so that none is served from a second source first and
+// switches later. It reports whether the plan is final.
+func (c *Collector) planCounters(ds *deviceState, ps *portState, portLen int) bool {
+	ps.plan = ps.plan[:0]
+	var taken [numCounterMetrics]bool
+	final := true
+	for di, d := range counterDirs {
+		dirLen := c.joinString(portLen, d.dir)
+		if err := c.reader.ReadDir(c.cstr(dirLen), &c.dirNames); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				c.portError(ds, ps, classify(err), dirLen, err)
+				final = false
+				for _, src := range d.sources {
+					taken[src.metric] = true
+				}
+			}
+			continue // counters_ext/ and hw_counters/ are absent on many HCAs
+		}
+		for i := 0; i < c.dirNames.len(); i++ {
+			src, ok := d.sources[string(c.dirNames.at(i))]
+			if !ok || taken[src.metric] {
+				continue
+			}
+			taken[src.metric] = true
+			ps.plan = append(ps.plan, plannedCounter{dir: di, src: src})
+		}
+	}
+	return final
+}
+
 func (c *Collector) sendPort(ch chan<- prometheus.Metric, samples *collector.Samples, ps *portState) {
 	if ps.haveState {
 		samples.Send(ch, c.stateDesc, prometheus.GaugeValue, ps.state, ps.labels)
@@ -290,6 +351,17 @@ func (c *Collector) sendPort(ch chan<- prometheus.Metric, samples *collector.Sam
 		if ps.have[i] {
 			samples.Send(ch, c.counterDescs[i], prometheus.CounterValue, ps.values[i], ps.labels)
 		}
+	}
+	// Only the saturated counters: a series per fixed-width counter and port
+	// would add a third to the collector's series for a rare state.
+	for m, sat := range ps.saturated {
+		if !sat {
+			continue
+		}
+		if ps.saturatedLabels[m] == nil {
+			ps.saturatedLabels[m] = prometheus.MakeLabelPairs(c.saturatedDesc, append(append([]string(nil), ps.labelValues...), counterMetrics[m].name))
+		}
+		samples.Send(ch, c.saturatedDesc, prometheus.GaugeValue, 1, ps.saturatedLabels[m])
 	}
 }
 
@@ -311,12 +383,44 @@ func (c *Collector) refreshLabels(ds *deviceState, ps *portState, changed bool) 
 	ps.labels = prometheus.MakeLabelPairs(c.stateDesc, values)
 	info := append([]string{ps.netdev, ds.boardID, ds.firmware, ds.hcaType, ds.guid, ds.pciAddr}, values...)
 	ps.infoLabels = prometheus.MakeLabelPairs(c.infoDesc, info)
+	ps.labelValues = values
+	clear(ps.saturatedLabels[:]) // built when first needed
 }
 
 func (c *Collector) sendErrors(ch chan<- prometheus.Metric, samples *collector.Samples) {
 	for _, e := range c.errors {
 		samples.Send(ch, c.errorsDesc, prometheus.CounterValue, e.count, e.labels)
 	}
+}
+
+// counterBatch reads a port's planned counter files in one batch of the
+// read guard.
+type counterBatch struct {
+	c       *Collector
+	ds      *deviceState
+	ps      *portState
+	portLen int
+}
+
+func (b *counterBatch) path(i int) []byte {
+	pc := b.ps.plan[i]
+	n := b.c.joinString(b.c.joinString(b.portLen, counterDirs[pc.dir].dir), pc.src.file)
+	return b.c.cstr(n)
+}
+
+func (b *counterBatch) result(i int, content []byte, err error) {
+	pc := b.ps.plan[i]
+	if err == nil {
+		var raw uint64
+		if raw, err = parseUint(content); err == nil {
+			m := pc.src.metric
+			b.ps.values[m], b.ps.have[m] = float64(raw)*pc.src.scale, true
+			b.ps.saturated[m] = pc.src.saturated(raw)
+			return
+		}
+	}
+	b.path(i) // c.path is the failing file's path again, for the error
+	b.c.portError(b.ds, b.ps, classify(err), len(b.c.path)-1, err)
 }
 
 // readNumber reads and parses one numeric file at c.path[:n] (+"/"+file).
@@ -480,16 +584,15 @@ func classify(err error) string {
 		return reasonNotAvailable
 	case errors.Is(err, errInvalid):
 		return reasonInvalid
+	case errors.Is(err, errReadTimeout):
+		return reasonTimeout
+	case errors.Is(err, errReadStuck):
+		return reasonStuck
 	case errors.Is(err, fs.ErrNotExist):
 		return reasonVanished
 	default:
 		return reasonIOError
 	}
-}
-
-func parseCounter(b []byte) (float64, error) {
-	v, err := parseUint(b)
-	return float64(v), err
 }
 
 func parseStateID(b []byte) (float64, error) {

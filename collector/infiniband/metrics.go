@@ -12,6 +12,15 @@ type counterSource struct {
 	file   string
 	metric int // index into counterMetrics
 	scale  float64
+	// bits is the width of a PMA PortCounters field (the kernel's
+	// drivers/infiniband/core/sysfs.c table): such counters saturate at
+	// 2^bits-1 instead of wrapping. 0 for 64-bit and driver counters.
+	bits uint8
+}
+
+// saturated reports whether raw, the file's value, is at its counter's maximum.
+func (s counterSource) saturated(raw uint64) bool {
+	return s.bits > 0 && raw == 1<<s.bits-1
 }
 
 // Names follow node_exporter's node_infiniband_* so that dashboards and rules
@@ -134,78 +143,81 @@ const (
 // dataScale converts the data counters, which count 4-byte words, into bytes.
 const dataScale = 4
 
-// Counter directories of a port, read in this order: counters_ext/ first so
-// its 64-bit values win over the legacy 32-bit counters/ of older HCAs.
+// Counter directories of a port, listed in this order when its sources are
+// chosen: counters_ext/ first so its 64-bit values win over the legacy
+// counters/ ones. The data and packet counters of counters/ are 32-bit PMA
+// fields on HCAs without the extended-width capability (64-bit with it, as on
+// mlx5: a 64-bit value passing 2^32-1 would show saturated for one scrape).
 var counterDirs = []struct {
 	dir     string
 	sources map[string]counterSource
 }{
 	{"counters_ext", sourceTable([]counterSource{
-		{"port_rcv_data_64", mDataRx, dataScale},
-		{"port_xmit_data_64", mDataTx, dataScale},
-		{"port_rcv_packets_64", mPktRx, 1},
-		{"port_xmit_packets_64", mPktTx, 1},
-		{"port_unicast_rcv_packets", mUcastRx, 1},
-		{"port_unicast_xmit_packets", mUcastTx, 1},
-		{"port_multicast_rcv_packets", mMcastRx, 1},
-		{"port_multicast_xmit_packets", mMcastTx, 1},
+		{"port_rcv_data_64", mDataRx, dataScale, 0},
+		{"port_xmit_data_64", mDataTx, dataScale, 0},
+		{"port_rcv_packets_64", mPktRx, 1, 0},
+		{"port_xmit_packets_64", mPktTx, 1, 0},
+		{"port_unicast_rcv_packets", mUcastRx, 1, 0},
+		{"port_unicast_xmit_packets", mUcastTx, 1, 0},
+		{"port_multicast_rcv_packets", mMcastRx, 1, 0},
+		{"port_multicast_xmit_packets", mMcastTx, 1, 0},
 	})},
 	{"counters", sourceTable([]counterSource{
-		{"port_rcv_data", mDataRx, dataScale},
-		{"port_xmit_data", mDataTx, dataScale},
-		{"port_rcv_packets", mPktRx, 1},
-		{"port_xmit_packets", mPktTx, 1},
-		{"unicast_rcv_packets", mUcastRx, 1},
-		{"unicast_xmit_packets", mUcastTx, 1},
-		{"multicast_rcv_packets", mMcastRx, 1},
-		{"multicast_xmit_packets", mMcastTx, 1},
-		{"excessive_buffer_overrun_errors", mExcessiveOverrun, 1},
-		{"link_downed", mLinkDowned, 1},
-		{"link_error_recovery", mLinkErrorRecovery, 1},
-		{"local_link_integrity_errors", mLocalLinkIntegrity, 1},
-		{"port_rcv_constraint_errors", mRcvConstraint, 1},
-		{"port_xmit_constraint_errors", mXmitConstraint, 1},
-		{"port_rcv_discards", mRcvDiscards, 1},
-		{"port_xmit_discards", mXmitDiscards, 1},
-		{"port_rcv_errors", mRcvErrors, 1},
-		{"port_rcv_remote_physical_errors", mRcvRemotePhys, 1},
-		{"port_rcv_switch_relay_errors", mRcvSwitchRelay, 1},
-		{"port_xmit_wait", mXmitWait, 1},
-		{"symbol_error", mSymbolError, 1},
-		{"VL15_dropped", mVL15Dropped, 1},
+		{"port_rcv_data", mDataRx, dataScale, 32},
+		{"port_xmit_data", mDataTx, dataScale, 32},
+		{"port_rcv_packets", mPktRx, 1, 32},
+		{"port_xmit_packets", mPktTx, 1, 32},
+		{"unicast_rcv_packets", mUcastRx, 1, 0},
+		{"unicast_xmit_packets", mUcastTx, 1, 0},
+		{"multicast_rcv_packets", mMcastRx, 1, 0},
+		{"multicast_xmit_packets", mMcastTx, 1, 0},
+		{"excessive_buffer_overrun_errors", mExcessiveOverrun, 1, 4},
+		{"link_downed", mLinkDowned, 1, 8},
+		{"link_error_recovery", mLinkErrorRecovery, 1, 8},
+		{"local_link_integrity_errors", mLocalLinkIntegrity, 1, 4},
+		{"port_rcv_constraint_errors", mRcvConstraint, 1, 8},
+		{"port_xmit_constraint_errors", mXmitConstraint, 1, 8},
+		{"port_rcv_discards", mRcvDiscards, 1, 0},
+		{"port_xmit_discards", mXmitDiscards, 1, 16},
+		{"port_rcv_errors", mRcvErrors, 1, 16},
+		{"port_rcv_remote_physical_errors", mRcvRemotePhys, 1, 16},
+		{"port_rcv_switch_relay_errors", mRcvSwitchRelay, 1, 16},
+		{"port_xmit_wait", mXmitWait, 1, 32},
+		{"symbol_error", mSymbolError, 1, 16},
+		{"VL15_dropped", mVL15Dropped, 1, 16},
 	})},
 	{"hw_counters", sourceTable([]counterSource{
-		{"duplicate_request", mDuplicateRequest, 1},
-		{"implied_nak_seq_err", mImpliedNakSeq, 1},
-		{"local_ack_timeout_err", mLocalAckTimeout, 1},
-		{"np_cnp_sent", mNpCnpSent, 1},
-		{"np_ecn_marked_roce_packets", mNpEcnMarked, 1},
-		{"out_of_buffer", mOutOfBuffer, 1},
-		{"out_of_sequence", mOutOfSequence, 1},
-		{"packet_seq_err", mPacketSeqErr, 1},
-		{"req_cqe_error", mReqCqeError, 1},
-		{"req_cqe_flush_error", mReqCqeFlush, 1},
-		{"req_remote_access_errors", mReqRemoteAccess, 1},
-		{"req_remote_invalid_request", mReqRemoteInvalid, 1},
-		{"req_rnr_retries_exceeded", mReqRnrRetriesExceeded, 1},
-		{"req_transport_retries_exceeded", mReqTransportRetries, 1},
-		{"resp_cqe_error", mRespCqeError, 1},
-		{"resp_cqe_flush_error", mRespCqeFlush, 1},
-		{"resp_local_length_error", mRespLocalLength, 1},
-		{"resp_remote_access_errors", mRespRemoteAccess, 1},
-		{"rnr_nak_retry_err", mRnrNakRetry, 1},
-		{"roce_adp_retrans", mRoceAdpRetrans, 1},
-		{"roce_adp_retrans_to", mRoceAdpRetransTo, 1},
-		{"roce_slow_restart", mRoceSlowRestart, 1},
-		{"roce_slow_restart_cnps", mRoceSlowRestartCnps, 1},
-		{"roce_slow_restart_trans", mRoceSlowRestartTrans, 1},
-		{"rp_cnp_handled", mRpCnpHandled, 1},
-		{"rp_cnp_ignored", mRpCnpIgnored, 1},
-		{"rx_atomic_requests", mRxAtomicRequests, 1},
-		{"rx_dct_connect", mRxDctConnect, 1},
-		{"rx_icrc_encapsulated", mRxIcrcEncapsulated, 1},
-		{"rx_read_requests", mRxReadRequests, 1},
-		{"rx_write_requests", mRxWriteRequests, 1},
+		{"duplicate_request", mDuplicateRequest, 1, 0},
+		{"implied_nak_seq_err", mImpliedNakSeq, 1, 0},
+		{"local_ack_timeout_err", mLocalAckTimeout, 1, 0},
+		{"np_cnp_sent", mNpCnpSent, 1, 0},
+		{"np_ecn_marked_roce_packets", mNpEcnMarked, 1, 0},
+		{"out_of_buffer", mOutOfBuffer, 1, 0},
+		{"out_of_sequence", mOutOfSequence, 1, 0},
+		{"packet_seq_err", mPacketSeqErr, 1, 0},
+		{"req_cqe_error", mReqCqeError, 1, 0},
+		{"req_cqe_flush_error", mReqCqeFlush, 1, 0},
+		{"req_remote_access_errors", mReqRemoteAccess, 1, 0},
+		{"req_remote_invalid_request", mReqRemoteInvalid, 1, 0},
+		{"req_rnr_retries_exceeded", mReqRnrRetriesExceeded, 1, 0},
+		{"req_transport_retries_exceeded", mReqTransportRetries, 1, 0},
+		{"resp_cqe_error", mRespCqeError, 1, 0},
+		{"resp_cqe_flush_error", mRespCqeFlush, 1, 0},
+		{"resp_local_length_error", mRespLocalLength, 1, 0},
+		{"resp_remote_access_errors", mRespRemoteAccess, 1, 0},
+		{"rnr_nak_retry_err", mRnrNakRetry, 1, 0},
+		{"roce_adp_retrans", mRoceAdpRetrans, 1, 0},
+		{"roce_adp_retrans_to", mRoceAdpRetransTo, 1, 0},
+		{"roce_slow_restart", mRoceSlowRestart, 1, 0},
+		{"roce_slow_restart_cnps", mRoceSlowRestartCnps, 1, 0},
+		{"roce_slow_restart_trans", mRoceSlowRestartTrans, 1, 0},
+		{"rp_cnp_handled", mRpCnpHandled, 1, 0},
+		{"rp_cnp_ignored", mRpCnpIgnored, 1, 0},
+		{"rx_atomic_requests", mRxAtomicRequests, 1, 0},
+		{"rx_dct_connect", mRxDctConnect, 1, 0},
+		{"rx_icrc_encapsulated", mRxIcrcEncapsulated, 1, 0},
+		{"rx_read_requests", mRxReadRequests, 1, 0},
+		{"rx_write_requests", mRxWriteRequests, 1, 0},
 	})},
 }
 

@@ -87,7 +87,7 @@ func parseDirents(buf []byte, names *nameList) {
 			}
 		}
 		if !(len(name) == 1 && name[0] == '.') && !(len(name) == 2 && name[0] == '.' && name[1] == '.') {
-			names.add(name)
+			names.add(name, *(*uint64)(unsafe.Pointer(&buf[0])))
 		}
 		buf = buf[reclen:]
 	}

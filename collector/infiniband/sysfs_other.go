@@ -32,7 +32,7 @@ func (r *osReader) ReadDir(path []byte, names *nameList) error {
 	names.reset()
 	entries, err := os.ReadDir(trimNUL(path))
 	for _, e := range entries {
-		names.add([]byte(e.Name()))
+		names.add([]byte(e.Name()), 0)
 	}
 	return err
 }

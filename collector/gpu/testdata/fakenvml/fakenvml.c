@@ -15,6 +15,10 @@
  *   FAKENVML_LOST_FILE=P  with FAKENVML_LOST_GPU: the GPU is lost only while the
  *                         file P exists, so a test can lose and recover it
  *                         while the exporter runs.
+ *   FAKENVML_NA_GPU=N     the engine process of GPU N reports its memory as
+ *                         NVML_VALUE_NOT_AVAILABLE (as WDDM always does).
+ *   FAKENVML_SHUTDOWN_LOG=P  nvmlShutdown appends "shutdown <references left>"
+ *                         to the file P.
  *   FAKENVML_XID=G:X      nvmlEventSetWait_v2 delivers one XID X event on GPU G
  *                         (once per load of the library) to a set on which G
  *                         registered XID events; otherwise it sleeps up to the
@@ -50,6 +54,7 @@ static const char *lost_file; /* FAKENVML_LOST_FILE */
 static int xid_gpu = -1;      /* FAKENVML_XID */
 static unsigned long long xid_code;
 static int xid_delivered;
+static int na_gpu = -1;       /* FAKENVML_NA_GPU */
 
 static void copy_string(char *dst, unsigned int length, const char *src)
 {
@@ -98,6 +103,9 @@ nvmlReturn_t nvmlInit_v2(void)
 	if ((s = getenv("FAKENVML_LOST_GPU")) != NULL && *s != '\0')
 		lost_gpu = atoi(s);
 	lost_file = getenv("FAKENVML_LOST_FILE");
+	na_gpu = -1;
+	if ((s = getenv("FAKENVML_NA_GPU")) != NULL && *s != '\0')
+		na_gpu = atoi(s);
 	xid_gpu = -1;
 	if ((s = getenv("FAKENVML_XID")) != NULL) {
 		int g;
@@ -112,9 +120,15 @@ nvmlReturn_t nvmlInit_v2(void)
 
 nvmlReturn_t nvmlShutdown(void)
 {
+	const char *log = getenv("FAKENVML_SHUTDOWN_LOG");
+	FILE *f;
 	if (!initialized)
 		return NVML_ERROR_UNINITIALIZED;
 	initialized--;
+	if (log != NULL && (f = fopen(log, "a")) != NULL) {
+		fprintf(f, "shutdown %d\n", initialized);
+		fclose(f);
+	}
 	return NVML_SUCCESS;
 }
 
@@ -265,7 +279,7 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t dev, unsigned 
 	NONNULL(infos);
 	*infoCount = 1;
 	infos[0].pid = 4100 + i;
-	infos[0].usedGpuMemory = proc_used(i);
+	infos[0].usedGpuMemory = (int)i == na_gpu ? (unsigned long long)NVML_VALUE_NOT_AVAILABLE : proc_used(i);
 	infos[0].gpuInstanceId = 0xFFFFFFFF;
 	infos[0].computeInstanceId = 0xFFFFFFFF;
 	return NVML_SUCCESS;
