@@ -43,7 +43,7 @@ const (
 	labelAlerts   = "Prometheus alerts"
 	labelRules    = "Prometheus rules"
 	labelDRAM     = "decode DRAM bandwidth per DP rank"
-	labelLatency  = "per-stage latency"
+	labelLatency  = "SGLang P/D per-stage latency"
 	labelIB       = "InfiniBand bytes received per pod"
 )
 
@@ -409,6 +409,11 @@ func TestDemoInBrowser(t *testing.T) {
 				chromedp.WithPollingTimeout(10*time.Second)),
 		); err != nil {
 			t.Fatalf("opening %s: its alert for device mlx5_3 is not shown: %v", portDown, err)
+		}
+		// The entry opens with a transition: the picture waits for it to end.
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getAnimations().length === 0`,
+			chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatalf("the alerts page is still animating: %v", err)
 		}
 		screenshot(t, ctx, "alerts")
 		if err := os.Remove(d.gpuLostFile); err != nil {

@@ -99,7 +99,7 @@ llm-node-exporter stack on the fixture node (logs in $DIR/):
   Prometheus rules:    http://$PROM_ADDR/rules
   Prometheus targets:  http://$PROM_ADDR/targets
   decode DRAM bandwidth per DP rank:  $(graph 'namespace_pod_dp_rank:llm_gpu_dram_bandwidth_utilization_ratio:avg{role="decode"}')
-  per-stage latency:                  $(graph 'pod:engine_stage_latency_seconds:mean1m')
+  SGLang P/D per-stage latency:       $(graph 'pod:engine_stage_latency_seconds:mean1m{engine="sglang"}')
   InfiniBand bytes received per pod:  $(graph 'namespace_pod:llm_infiniband_port_data_received_bytes:rate1m')
 The fixture's DOWN port mlx5_3 fires LLMInfiniBandPortDown after its for: of $port_for.
 Faults (each fires its alert after its for:, and resolves when switched back):
