@@ -12,6 +12,10 @@ LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
             -X github.com/prometheus/common/version.Revision=$(REVISION) \
             -X github.com/prometheus/common/version.Branch=main
 DEMO_ADDR ?= 127.0.0.1:9836
+# The fake libnvidia-ml.so.1 and the demo's /proc (their rules are below); named here, before
+# mk/*.mk is read, because mk/stack.mk's demo and test targets list them as prerequisites.
+FAKENVML  := $(CACHE)/fakenvml/libnvidia-ml.so.1
+DEMO_PROC := $(CACHE)/demo/proc
 
 # go-nvml's cgo wrappers include functions NVML deprecates; their warnings are noise.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
@@ -37,7 +41,6 @@ $(BINARY): $(shell find cmd collector attribution -name '*.go' -not -name '*_tes
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/llm-node-exporter
 
 # The fake libnvidia-ml.so.1 of the end-to-end tests: 8 deterministic H100s.
-FAKENVML := $(CACHE)/fakenvml/libnvidia-ml.so.1
 $(FAKENVML): collector/gpu/testdata/fakenvml/fakenvml.c go.mod
 	@mkdir -p $(dir $@)
 	cc -shared -fPIC -O2 -Wno-deprecated-declarations -DNVML_NO_UNVERSIONED_FUNC_DEFS=1 \
@@ -46,7 +49,6 @@ $(FAKENVML): collector/gpu/testdata/fakenvml/fakenvml.c go.mod
 # The demo's /proc: attribution's fixture (SGLang P/D prefill and decode pods) with
 # the prefill schedulers DP0-3 and the decode schedulers DP0-3 under the PIDs the
 # fake NVML reports for GPUs 0-7 (4100+i).
-DEMO_PROC := $(CACHE)/demo/proc
 $(DEMO_PROC): $(shell find attribution/testdata/proc -type f 2>/dev/null)
 	rm -rf $@ && mkdir -p $(dir $@) && cp -a attribution/testdata/proc $@
 	for i in 0 1 2 3 4 5 6 7; do \

@@ -34,6 +34,25 @@
     cheap. The P/D dashboards keep the seed panels' fixed role (a "[Prefill]" panel selects
     `role="prefill"`), so the role variable is only on the network and engine dashboards.
 
+    ## Grafana versions and Perses
+
+    The JSON is Grafana's classic dashboard model (`schemaVersion` 39) for Grafana 10.4 and later,
+    decoded strictly with Grafana's published types by `mixin/grafana_schema_test.go`
+    ([install.md](install.md#grafana) has the details).
+
+    **Perses.** Perses does not read Grafana JSON as is: vLLM ships its dashboards twice, Grafana
+    JSON and hand-written Perses YAML (`kind: PersesDashboard`, `TimeSeriesChart` panels with
+    `PrometheusTimeSeriesQuery` queries, `PrometheusLabelValuesVariable` list variables). Ours can be
+    used in Perses through its converter, which turns Grafana JSON into a Perses dashboard:
+    `percli migrate -f dashboards/llm-engine.json -o yaml > llm-engine.yaml` (with `--online` after
+    `percli login`, the Perses server's own, current migration is used), then `percli apply -f
+    llm-engine.yaml`, or the YAML in a `PersesDashboard` resource of the Perses operator. They use
+    only what such a conversion covers: `timeseries` panels with Prometheus queries, rows, units,
+    multi-value `label_values(...)` variables whose "All" is `.*`, and queries that read recorded
+    series with fixed windows (no `$__rate_interval` to translate). Check after converting: the
+    `${datasource}` variable is Grafana's; bind the queries to the Prometheus datasource of the
+    Perses project. The conversion is not built or tested here.
+
     ## Coverage of the seed panels
 
     Status: **recorded** — same meaning as the seed, precomputed (or, for a few, already cheap and

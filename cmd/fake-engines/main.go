@@ -6,6 +6,9 @@
 // With -kubelet-socket it also serves the kubelet's pod-resources API there, as the end-to-end
 // tests' fake kubelet does: pod llm/sglang-prefill-0 holds the fake NVML's GPUs 0-3 and
 // llm/sglang-decode-0 GPUs 4-7, so that GPU and InfiniBand series carry pod, role and dp_rank.
+// With -advance the pages' counters and histograms grow (the page's traffic once per period), so
+// rates, mean latencies and quantiles have values; with -sysfs the data and packet counters of the
+// ACTIVE ports of a sysfs copy grow every -sysfs-interval.
 //
 //	fake-engines -engine 127.0.0.1:30000=collector/engine/testdata/sglang-prefill-tp2.txt \
 //	  -engine 127.0.0.1:30002=cmd/llm-node-exporter/testdata/engines/vllm-v1-dp2.txt ...
@@ -62,6 +65,9 @@ func main() {
 	var list engines
 	flag.Var(&list, "engine", "ADDR=PAGE: serve the page PAGE on ADDR (/metrics); repeatable")
 	socket := flag.String("kubelet-socket", "", "also serve the fake kubelet pod-resources API on this unix socket")
+	period := flag.Duration("advance", 0, "grow every counter, histogram and summary of the pages by the page's values once per this period (0: static pages)")
+	sysfs := flag.String("sysfs", "", "a copy of a sysfs tree whose ACTIVE InfiniBand / RoCE ports get traffic on their data and packet counters")
+	sysfsInterval := flag.Duration("sysfs-interval", time.Second, "how often -sysfs counters are advanced")
 	flag.Parse()
 	if len(list) == 0 {
 		fmt.Fprintln(os.Stderr, "fake-engines: no -engine ADDR=PAGE")
@@ -78,6 +84,10 @@ func main() {
 		go srv.Serve(l)
 		defer srv.Stop()
 		log.Printf("fake-engines: fake kubelet pod-resources on %s", *socket)
+	}
+	start := time.Now()
+	if *sysfs != "" {
+		go tickSysfs(*sysfs, *sysfsInterval)
 	}
 	var servers []*http.Server
 	for _, spec := range list {
@@ -97,6 +107,10 @@ func main() {
 				return
 			}
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			if *period > 0 {
+				w.Write(advancePage(page, 1+float64(time.Since(start))/float64(*period)))
+				return
+			}
 			w.Write(page)
 		})
 		mux.HandleFunc("/down", func(w http.ResponseWriter, _ *http.Request) { down.Store(true); fmt.Fprintln(w, "down") })
@@ -128,4 +142,17 @@ func main() {
 		go func() { defer wg.Done(); srv.Shutdown(shutdown) }()
 	}
 	wg.Wait()
+}
+
+// tickSysfs advances the counters under root every interval by the time that
+// really passed, until the process ends.
+func tickSysfs(root string, interval time.Duration) {
+	last := time.Now()
+	for range time.Tick(interval) {
+		now := time.Now()
+		if err := advanceSysfs(root, now.Sub(last)); err != nil {
+			log.Printf("fake-engines: sysfs: %v", err)
+		}
+		last = now
+	}
 }

@@ -16,7 +16,8 @@
     description: description,
     datasource: $.datasource,
     fieldConfig: { defaults: { unit: unit }, overrides: [] },
-    options: { legend: { displayMode: 'list', placement: 'bottom', showLegend: true }, tooltip: { mode: 'multi', sort: 'desc' } },
+    // Grafana's schema requires legend.calcs (common.VizLegendOptions).
+    options: { legend: { displayMode: 'list', placement: 'bottom', showLegend: true, calcs: [] }, tooltip: { mode: 'multi', sort: 'desc' } },
     targets: [
       $.target(exprs[i], std.char(65 + i), if i < std.length(legends) then legends[i] else '')
       for i in std.range(0, std.length(exprs) - 1)
@@ -69,7 +70,8 @@
         label: 'Data source',
         type: 'datasource',
         query: 'prometheus',
-        current: {},
+        // No `current`: Grafana selects the default Prometheus datasource (the schema has no
+        // empty current, it requires its text and value).
         hide: 0,
       }] + vars,
     },
