@@ -1,15 +1,12 @@
 # Push mode (remotewrite/, docs/push.md): its tests under -race, and the end-to-end test against a
 # real Prometheus server (remote-write receiver on loopback) built from the version pinned in
-# mixin/go.mod, so that the prometheus module never enters the exporter's go.mod.
-PROMETHEUS_BIN := $(TOOLBIN)/prometheus
+# mixin/go.mod, so that the prometheus module never enters the exporter's go.mod. It is the same
+# server as the stack test's and the demo's (mk/prometheus-ui.mk, with its web UI), so that a cold
+# `make test` builds Prometheus once.
+PROMETHEUS_BIN := $(PROMETHEUS_UI_BIN)
 PUSH_TEST_TARGETS := test-push-race test-push-e2e
 
 .PHONY: $(PUSH_TEST_TARGETS) bench-push bench-push-cost
-
-# A file target: built once (about 7 minutes cold on 2 cores).
-$(PROMETHEUS_BIN): mixin/go.mod mixin/go.sum
-	@mkdir -p $(TOOLBIN)
-	cd mixin && $(GO) build -o ../$(PROMETHEUS_BIN) github.com/prometheus/prometheus/cmd/prometheus
 
 test-push-race:
 	$(GO) test -count=1 -race ./remotewrite/...

@@ -12,7 +12,7 @@
 #   INTERVAL=15s      collection, scrape and push period of both
 #   WARMUP=30         seconds before the window (start-up is not measured)
 #   DURATION=180      seconds of the window
-#   PROMETHEUS=.cache/bin/prometheus   (built by make from mixin/go.mod)
+#   PROMETHEUS=.cache/bin/prometheus-ui   (built by make from mixin/go.mod)
 #   WAL=1             0 runs the push without --remote-write.wal-dir, to see the WAL's share
 # The exit status is non-zero only if a process fails to start or dies; the ratios are
 # measurements, never a pass/fail criterion.
@@ -22,9 +22,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 INTERVAL=${INTERVAL:-15s}
 WARMUP=${WARMUP:-30}
 DURATION=${DURATION:-180}
-PROMETHEUS=${PROMETHEUS:-.cache/bin/prometheus}
+PROMETHEUS=${PROMETHEUS:-.cache/bin/prometheus-ui}
 WAL=${WAL:-1}
-[ -x "$PROMETHEUS" ] || { echo "push-cost: no $PROMETHEUS (make .cache/bin/prometheus)" >&2; exit 1; }
+[ -x "$PROMETHEUS" ] || { echo "push-cost: no $PROMETHEUS (make prometheus-ui)" >&2; exit 1; }
 
 work=$(mktemp -d)
 pids=()
