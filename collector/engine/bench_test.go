@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
 // benchTargets serves the ~1,840-sample SGLang DP-8 decode page from n test servers.
@@ -62,17 +60,13 @@ func benchmarkScrape(b *testing.B, passthrough bool) {
 func BenchmarkScrape8Targets(b *testing.B)            { benchmarkScrape(b, false) }
 func BenchmarkScrape8TargetsPassthrough(b *testing.B) { benchmarkScrape(b, true) }
 
-// The normaliser alone on one parsed page.
-func BenchmarkNormalise(b *testing.B) {
-	fams, err := parsePage(bytes.NewReader(fixture(b, "bench-sglang-decode-dp8.txt")), expfmt.FmtText)
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := newNormaliser()
-	join := &JoinLabels{Pod: "p"}
+// The parser and normaliser on one page, as a steady target sees it.
+func BenchmarkParseNormalise(b *testing.B) {
+	page := fixture(b, "bench-sglang-decode-dp8.txt")
+	prev := runPage(page, formatText, JoinLabels{Pod: "p"}, Limits{}, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		n.normalise(fams, join)
+		runPage(page, formatText, JoinLabels{Pod: "p"}, Limits{}, prev)
 	}
 }
