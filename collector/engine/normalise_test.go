@@ -234,3 +234,23 @@ sglang:num_retracted_requests_total{model_name="m",tp_rank="0",pp_rank="0"} 3
 }
 
 var testSeed = maphash.MakeSeed()
+
+type namedPage struct {
+	name        string
+	page        []byte
+	openMetrics bool
+}
+
+// fuzzSeedsWhole are the real-shaped pages of testdata, whole.
+func fuzzSeedsWhole(tb testing.TB) []namedPage {
+	files, _ := filepath.Glob("testdata/*.txt")
+	var out []namedPage
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, namedPage{filepath.Base(name), b, strings.HasSuffix(name, ".om.txt")})
+	}
+	return append(out, namedPage{"openMetricsPage", []byte(openMetricsPage), true})
+}
