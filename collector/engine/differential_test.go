@@ -115,11 +115,12 @@ func duplicateSeries(page []byte, format pageFormat) bool {
 		if len(t) == 0 || t[0] == '#' {
 			continue
 		}
+		// Read as a text line first: expfmt's OpenMetrics grammar is slow.
 		alone := append(append([]byte{}, line...), '\n')
-		if format == formatOpenMetrics {
-			alone = append(alone, "# EOF\n"...)
+		fams, err := oracleParse(alone, formatText)
+		if err != nil && format == formatOpenMetrics {
+			fams, err = oracleParse(append(alone, "# EOF\n"...), format)
 		}
-		fams, err := oracleParse(alone, format)
 		if err != nil || len(fams) != 1 || len(fams[0].Metric) != 1 {
 			return true
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"os"
@@ -163,10 +164,7 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 			}
 			return b
 		}
-		out = append(out, fuzzSeed{head(b, 600), false})
-		if strings.HasSuffix(name, ".om.txt") {
-			out[len(out)-1].openMetrics = true
-		}
+		out = append(out, fuzzSeed{head(b, 600), false}, fuzzSeed{head(openMetricsOf(b), 500), true})
 	}
 	out = append(out, fuzzSeed{[]byte(openMetricsPage), true})
 	return out
@@ -250,7 +248,73 @@ func fuzzSeedsWhole(tb testing.TB) []namedPage {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, namedPage{filepath.Base(name), b, strings.HasSuffix(name, ".om.txt")})
+		out = append(out, namedPage{filepath.Base(name), b, false})
+		// expfmt's OpenMetrics parser takes tens of seconds on the benchmark page.
+		if !strings.HasPrefix(filepath.Base(name), "bench-") {
+			out = append(out, namedPage{filepath.Base(name) + " as OpenMetrics", openMetricsOf(b), true})
+		}
 	}
 	return append(out, namedPage{"openMetricsPage", []byte(openMetricsPage), true})
+}
+
+// openMetricsOf renders a prometheus_client text page as prometheus_client's
+// OpenMetrics exposition renders the same registry: a counter family is named
+// without _total, the _created series (a gauge family of their own in the
+// text format) follow each counter and each histogram's _sum, and the page
+// ends with # EOF.
+func openMetricsOf(text []byte) []byte {
+	type block struct {
+		name, help, typ string
+		samples         []string
+	}
+	var blocks []*block
+	for _, line := range strings.Split(strings.TrimSuffix(string(text), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "# HELP "):
+			name, help, _ := strings.Cut(strings.TrimPrefix(line, "# HELP "), " ")
+			blocks = append(blocks, &block{name: name, help: help})
+		case strings.HasPrefix(line, "# TYPE "):
+			_, typ, _ := strings.Cut(strings.TrimPrefix(line, "# TYPE "), " ")
+			blocks[len(blocks)-1].typ = typ
+		default:
+			blocks[len(blocks)-1].samples = append(blocks[len(blocks)-1].samples, line)
+		}
+	}
+	labelsOf := func(sample string) string {
+		if i := strings.IndexByte(sample, '{'); i >= 0 {
+			return sample[i:strings.LastIndexByte(sample, '}')+1]
+		}
+		return ""
+	}
+	created := map[string]map[string]string{} // family -> labels -> _created line
+	for _, b := range blocks {
+		if base, ok := strings.CutSuffix(b.name, "_created"); ok && b.typ == "gauge" {
+			created[base] = map[string]string{}
+			for _, s := range b.samples {
+				created[base][labelsOf(s)] = s
+			}
+		}
+	}
+	var out strings.Builder
+	for _, b := range blocks {
+		if _, ok := strings.CutSuffix(b.name, "_created"); ok && b.typ == "gauge" {
+			continue
+		}
+		name := b.name
+		if b.typ == "counter" {
+			name = strings.TrimSuffix(name, "_total")
+		}
+		fmt.Fprintf(&out, "# HELP %s %s\n# TYPE %s %s\n", name, b.help, name, b.typ)
+		for _, s := range b.samples {
+			out.WriteString(s + "\n")
+			metric := s[:strings.IndexAny(s, "{ ")]
+			if (b.typ == "counter" && strings.HasSuffix(metric, "_total")) || ((b.typ == "histogram" || b.typ == "summary") && strings.HasSuffix(metric, "_sum")) {
+				if c, ok := created[name][labelsOf(s)]; ok {
+					out.WriteString(c + "\n")
+				}
+			}
+		}
+	}
+	out.WriteString("# EOF\n")
+	return []byte(out.String())
 }
