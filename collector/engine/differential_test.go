@@ -21,41 +21,41 @@ import (
 // expfmt that Prometheus does not make (a page expfmt accepts and
 // Prometheus rejects is checked against Prometheus's parser itself).
 var expfmtOnlyRejections = []string{
-	"second HELP line",                        // Prometheus takes a repeated HELP
-	"second TYPE line",                        // ... a repeated TYPE
-	"TYPE reported after samples",             // ... a TYPE after the family's samples
-	"metadata for metric",                     // OpenMetrics: ... metadata after samples
-	"unexpected end of input stream",          // ... a last line without its newline
-	"invalid metric name in comment",          // ... "#HELP x" without a space: a comment
-	"unknown metric type",                     // ... "#TYPE x y" without a space: a comment
-	"unescaped new-line",                      // ... a newline inside a quoted name or value
-	"unexpected end of label value",           // ... labels without a comma between them
-	"expected integer as timestamp",           // ... blanks after the value
-	"invalid escape sequence",                 // ... an unknown escape (kept as written)
-	"negative bucket population",              // ... a negative bucket (the collector drops that histogram)
-	"negative count for histogram",            // ... a negative count (idem)
-	"negative or NaN",                         // OpenMetrics: idem, and NaN
-	"expected float as value for 'le' label",  // ... an le that is not a number (not a bucket)
-	"expected float as value for 'quantile'",  // ... a quantile that is not a number
-	"invalid bucket bound",                    // OpenMetrics: idem
-	"invalid quantile",                        // OpenMetrics: idem
-	"missing le label",                        // OpenMetrics: a _bucket without le
-	"missing quantile label",                  // OpenMetrics: a summary sample without quantile
-	"missing required suffix",                 // OpenMetrics: a sample named like its family without the type's suffix
-	"interleaved metric family",               // OpenMetrics: a family's samples apart
-	"counter value must not be negative",      // OpenMetrics: a negative counter
-	"invalid count",                           // OpenMetrics: a summary count that is not whole
-	"invalid sum",                             // OpenMetrics: a negative or NaN sum
-	"negative quantile value",                 // OpenMetrics
-	"missing _total value",                    // OpenMetrics: a counter with only _created
-	"exemplar not allowed",                    // OpenMetrics: exemplars Prometheus ignores
-	"invalid created timestamp",               // OpenMetrics: a _created that is not a timestamp
-	"unsupported metric type",                 // OpenMetrics: info and stateset
-	"unexpected carriage return",              // OpenMetrics: a HELP ending in \r
-	"unit ",                                   // OpenMetrics: UNIT rules Prometheus checks its own way
-	"second UNIT line",                        // OpenMetrics
-	"duplicate label",                         // both reject; expfmt may say so before Prometheus's own message
-	"invalid label value",                     // both reject invalid UTF-8; the messages differ
+	"second HELP line",                       // Prometheus takes a repeated HELP
+	"second TYPE line",                       // ... a repeated TYPE
+	"TYPE reported after samples",            // ... a TYPE after the family's samples
+	"metadata for metric",                    // OpenMetrics: ... metadata after samples
+	"unexpected end of input stream",         // ... a last line without its newline
+	"invalid metric name in comment",         // ... "#HELP x" without a space: a comment
+	"unknown metric type",                    // ... "#TYPE x y" without a space: a comment
+	"unescaped new-line",                     // ... a newline inside a quoted name or value
+	"unexpected end of label value",          // ... labels without a comma between them
+	"expected integer as timestamp",          // ... blanks after the value
+	"invalid escape sequence",                // ... an unknown escape (kept as written)
+	"negative bucket population",             // ... a negative bucket (the collector drops that histogram)
+	"negative count for histogram",           // ... a negative count (idem)
+	"negative or NaN",                        // OpenMetrics: idem, and NaN
+	"expected float as value for 'le' label", // ... an le that is not a number (not a bucket)
+	"expected float as value for 'quantile'", // ... a quantile that is not a number
+	"invalid bucket bound",                   // OpenMetrics: idem
+	"invalid quantile",                       // OpenMetrics: idem
+	"missing le label",                       // OpenMetrics: a _bucket without le
+	"missing quantile label",                 // OpenMetrics: a summary sample without quantile
+	"missing required suffix",                // OpenMetrics: a sample named like its family without the type's suffix
+	"interleaved metric family",              // OpenMetrics: a family's samples apart
+	"counter value must not be negative",     // OpenMetrics: a negative counter
+	"invalid count",                          // OpenMetrics: a summary count that is not whole
+	"invalid sum",                            // OpenMetrics: a negative or NaN sum
+	"negative quantile value",                // OpenMetrics
+	"missing _total value",                   // OpenMetrics: a counter with only _created
+	"exemplar not allowed",                   // OpenMetrics: exemplars Prometheus ignores
+	"invalid created timestamp",              // OpenMetrics: a _created that is not a timestamp
+	"unsupported metric type",                // OpenMetrics: info and stateset
+	"unexpected carriage return",             // OpenMetrics: a HELP ending in \r
+	"unit ",                                  // OpenMetrics: UNIT rules Prometheus checks its own way
+	"second UNIT line",                       // OpenMetrics
+	"duplicate label",                        // both reject; expfmt may say so before Prometheus's own message
+	"invalid label value",                    // both reject invalid UTF-8; the messages differ
 }
 
 func expfmtOnly(page []byte, err error) bool {

@@ -27,11 +27,11 @@ func TestLimits(t *testing.T) {
 	}
 	good := serve(t, textPage([]byte("sglang:num_running_reqs{model_name=\"m\"} 6\n")))
 	pages := map[string]string{
-		reasonSampleLimit: many(101),
-		reasonLabelLimit + "/count":  "sglang:num_running_reqs{a=\"1\",b=\"2\",c=\"3\",d=\"4\"} 1\n",
-		reasonLabelLimit + "/name":   "sglang:num_running_reqs{" + strings.Repeat("n", 33) + "=\"1\"} 1\n",
-		reasonLabelLimit + "/value":  "sglang:num_running_reqs{model_name=\"" + strings.Repeat("v", 65) + "\"} 1\n",
-		"fits": many(99) + "sglang:num_queue_reqs{a=\"1\",b=\"2\"," + strings.Repeat("n", 32) + "=\"" + strings.Repeat("v", 64) + "\"} 1\n",
+		reasonSampleLimit:           many(101),
+		reasonLabelLimit + "/count": "sglang:num_running_reqs{a=\"1\",b=\"2\",c=\"3\",d=\"4\"} 1\n",
+		reasonLabelLimit + "/name":  "sglang:num_running_reqs{" + strings.Repeat("n", 33) + "=\"1\"} 1\n",
+		reasonLabelLimit + "/value": "sglang:num_running_reqs{model_name=\"" + strings.Repeat("v", 65) + "\"} 1\n",
+		"fits":                      many(99) + "sglang:num_queue_reqs{a=\"1\",b=\"2\"," + strings.Repeat("n", 32) + "=\"" + strings.Repeat("v", 64) + "\"} 1\n",
 	}
 	tgts := []Target{{URL: good, Labels: JoinLabels{Pod: "good"}}}
 	for name, page := range pages {

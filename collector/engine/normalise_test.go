@@ -282,7 +282,7 @@ func openMetricsOf(text []byte) []byte {
 	}
 	labelsOf := func(sample string) string {
 		if i := strings.IndexByte(sample, '{'); i >= 0 {
-			return sample[i:strings.LastIndexByte(sample, '}')+1]
+			return sample[i : strings.LastIndexByte(sample, '}')+1]
 		}
 		return ""
 	}

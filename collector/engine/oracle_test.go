@@ -80,9 +80,9 @@ type oracleGroup struct {
 
 // oracleResult is the normalised page and what the oracle counted.
 type oracleResult struct {
-	out              []outSeries
-	invalid          int
-	unmergedBuckets  int
+	out             []outSeries
+	invalid         int
+	unmergedBuckets int
 }
 
 // oracleNormalise applies the table to expfmt's families: for each row the

@@ -116,9 +116,9 @@ type bound struct {
 // buckets or quantiles, _count and _sum). It is interned per target and its
 // values are those of the page of its epoch.
 type srcMetric struct {
-	fam    *famEntry
-	typ    famType        // the type it was read as
-	labels []labels.Label // sorted, without __name__, le (histograms) and quantile (summaries)
+	fam     *famEntry
+	typ     famType        // the type it was read as
+	labels  []labels.Label // sorted, without __name__, le (histograms) and quantile (summaries)
 	epoch   uint32
 	used    uint32
 	created uint32
