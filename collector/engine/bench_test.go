@@ -1,16 +1,29 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 // benchTargets serves the ~1,840-sample SGLang DP-8 decode page from n test servers.
-func benchTargets(b *testing.B, n int) []Target {
+func benchTargets(b testing.TB, n int) []Target {
 	page := fixture(b, "bench-sglang-decode-dp8.txt")
 	tgts := make([]Target, n)
 	for i := range tgts {
@@ -19,15 +32,11 @@ func benchTargets(b *testing.B, n int) []Target {
 	return tgts
 }
 
-// One collection of 8 targets: fetch, parse, normalise, and write every
-// metric as the registry does.
-func benchmarkScrape(b *testing.B, passthrough bool) {
-	c, err := New(Config{Targets: benchTargets(b, 8), Passthrough: passthrough, Timeout: 10 * time.Second}, quiet)
-	if err != nil {
-		b.Fatal(err)
-	}
+// benchmarkCollect measures one collection: fetch, parse, normalise, and
+// write every metric as the registry does.
+func benchmarkCollect(b *testing.B, c collector.Collector) {
 	var series int
-	scrape := func() {
+	collect := func() {
 		ch := make(chan prometheus.Metric, 1024)
 		done := make(chan int)
 		go func() {
@@ -48,25 +57,182 @@ func benchmarkScrape(b *testing.B, passthrough bool) {
 		close(ch)
 		series = <-done
 	}
-	scrape() // warm the connections
+	collect() // warm the connections (and the interned state)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		scrape()
+		collect()
 	}
-	b.ReportMetric(float64(series), "metrics/scrape")
+	b.ReportMetric(float64(series), "metrics/op")
+}
+
+func benchmarkScrape(b *testing.B, passthrough bool) {
+	c, err := New(Config{Targets: benchTargets(b, 8), Passthrough: passthrough, Timeout: 10 * time.Second}, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkCollect(b, c)
 }
 
 func BenchmarkScrape8Targets(b *testing.B)            { benchmarkScrape(b, false) }
 func BenchmarkScrape8TargetsPassthrough(b *testing.B) { benchmarkScrape(b, true) }
 
-// The parser and normaliser on one page, as a steady target sees it.
+// The collector as it was: expfmt's family trees and const metrics.
+func BenchmarkScrape8TargetsExpfmt(b *testing.B) {
+	benchmarkCollect(b, newLegacyCollector(benchTargets(b, 8)))
+}
+
+// pageReader fetches the 8 pages as the collector does, and hands each body
+// to use: the floors the collector is measured against.
+type pageReader struct {
+	client *http.Client
+	tgts   []Target
+	use    func([]byte)
+	bufs   [][]byte
+}
+
+func (p *pageReader) Update(chan<- prometheus.Metric) error {
+	if p.bufs == nil {
+		p.bufs = make([][]byte, len(p.tgts))
+	}
+	var wg sync.WaitGroup
+	for i, t := range p.tgts {
+		wg.Add(1)
+		go func(i int, url string) {
+			defer wg.Done()
+			resp, err := p.client.Get(url)
+			if err != nil {
+				panic(err)
+			}
+			defer resp.Body.Close()
+			p.bufs[i], err = readLimited(p.bufs[i][:0], resp.Body, DefaultBodyLimit)
+			if err != nil {
+				panic(err)
+			}
+			p.use(p.bufs[i])
+		}(i, t.URL)
+	}
+	wg.Wait()
+	return nil
+}
+
+func newPageReader(b testing.TB, use func([]byte)) *pageReader {
+	return &pageReader{client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2}}, tgts: benchTargets(b, 8), use: use}
+}
+
+// iterate runs Prometheus's text parser over a page, reading each sample's
+// labels when withLabels is set, as its scrape loop does for series it has
+// not cached.
+func iterate(page []byte, withLabels bool) {
+	p := textparse.NewPromParser(page, labels.NewSymbolTable(), false)
+	var l labels.Labels
+	for {
+		et, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			panic(err)
+		}
+		if et == textparse.EntrySeries {
+			p.Series()
+			if withLabels {
+				p.Labels(&l)
+			}
+		}
+	}
+}
+
+// textparse.PromParser iterating the 8 pages: the floor.
+func BenchmarkPromParser8Pages(b *testing.B) {
+	benchmarkCollect(b, newPageReader(b, func(p []byte) { iterate(p, false) }))
+}
+
+// textparse.PromParser reading every sample's labels, as on a first scrape.
+func BenchmarkPromParserLabels8Pages(b *testing.B) {
+	benchmarkCollect(b, newPageReader(b, func(p []byte) { iterate(p, true) }))
+}
+
+// Fetching the 8 pages' bytes, nothing else.
+func BenchmarkReadBytes8Pages(b *testing.B) {
+	benchmarkCollect(b, newPageReader(b, func([]byte) {}))
+}
+
+// The parser and normaliser on one page in memory, as a steady target sees it.
 func BenchmarkParseNormalise(b *testing.B) {
 	page := fixture(b, "bench-sglang-decode-dp8.txt")
 	prev := runPage(page, formatText, JoinLabels{Pod: "p"}, Limits{}, nil)
+	buf := make([]byte, len(page), len(page)+1)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		runPage(page, formatText, JoinLabels{Pod: "p"}, Limits{}, prev)
+		ps, n := prev.ps, prev.n
+		copy(buf, page)
+		if err := ps.parse(context.Background(), buf, formatText, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+		n.normalise(ps, &JoinLabels{Pod: "p"})
+	}
+}
+
+// TestEngineCostReport prints the cost of one collection of the 8-target
+// DP-8 benchmark next to the alternatives, measured in the same run, with
+// the ratios (`make bench-engine`; skipped otherwise). The variants run in
+// turn, ENGINE_COST_ROUNDS times (default 5): on a shared machine the best
+// round of each is its cost, the median says how noisy the run was.
+func TestEngineCostReport(t *testing.T) {
+	if os.Getenv("ENGINE_COST_REPORT") == "" {
+		t.Skip("set ENGINE_COST_REPORT=1 (make bench-engine)")
+	}
+	rounds := 5
+	if n, err := strconv.Atoi(os.Getenv("ENGINE_COST_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	runs := []struct {
+		name string
+		f    func(*testing.B)
+	}{
+		{"streaming (this collector)", BenchmarkScrape8Targets},
+		{"expfmt family trees (before)", BenchmarkScrape8TargetsExpfmt},
+		{"streaming, passthrough on", BenchmarkScrape8TargetsPassthrough},
+		{"textparse.PromParser iterating (floor)", BenchmarkPromParser8Pages},
+		{"textparse.PromParser with Labels()", BenchmarkPromParserLabels8Pages},
+		{"reading the bytes alone", BenchmarkReadBytes8Pages},
+	}
+	res := make([][]testing.BenchmarkResult, len(runs))
+	for r := 0; r < rounds; r++ {
+		for i, run := range runs {
+			res[i] = append(res[i], testing.Benchmark(run.f))
+		}
+	}
+	best := make([]testing.BenchmarkResult, len(runs))
+	median := make([]int64, len(runs))
+	for i := range runs {
+		sort.Slice(res[i], func(a, b int) bool { return res[i][a].NsPerOp() < res[i][b].NsPerOp() })
+		best[i], median[i] = res[i][0], res[i][len(res[i])/2].NsPerOp()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\none collection of 8 targets, each serving testdata/bench-sglang-decode-dp8.txt over loopback HTTP (best of %d rounds):\n", rounds)
+	fmt.Fprintf(&b, "%-42s %10s %10s %10s %12s\n", "", "time", "median", "allocs", "bytes")
+	for i, r := range runs {
+		fmt.Fprintf(&b, "%-42s %8.2fms %8.2fms %10d %12d\n", r.name, float64(best[i].NsPerOp())/1e6, float64(median[i])/1e6, best[i].AllocsPerOp(), best[i].AllocedBytesPerOp())
+	}
+	ratio := func(a, b int64) float64 { return float64(a) / float64(max(b, 1)) }
+	s, old, floor, bytesOnly := best[0], best[1], best[3], best[5]
+	fmt.Fprintf(&b, "\nexpfmt / streaming:      time %.1fx, allocations %.0fx, bytes %.1fx (targets >= 5x, >= 20x); streaming allocates %.2f MB per collection (target <= 2 MB)\n",
+		ratio(old.NsPerOp(), s.NsPerOp()), ratio(old.AllocsPerOp(), s.AllocsPerOp()), ratio(old.AllocedBytesPerOp(), s.AllocedBytesPerOp()), float64(s.AllocedBytesPerOp())/1e6)
+	fmt.Fprintf(&b, "streaming / PromParser:  time %.2fx (target <= 2x)\n", ratio(s.NsPerOp(), floor.NsPerOp()))
+	fmt.Fprintf(&b, "streaming / bytes alone: time %.1fx\n", ratio(s.NsPerOp(), bytesOnly.NsPerOp()))
+	t.Log(b.String())
+}
+
+// textparse.PromParser iterating one page in memory.
+func BenchmarkPromParserPage(b *testing.B) {
+	page := fixture(b, "bench-sglang-decode-dp8.txt")
+	buf := make([]byte, len(page), len(page)+1)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		copy(buf, page)
+		iterate(buf, false)
 	}
 }

@@ -147,6 +147,7 @@ func (s *srcMetric) label(name string) (string, bool) {
 // rawEntry is what the parse of one series' bytes, as the page prints them,
 // yields; a steady page finds every line here and parses no labels.
 type rawEntry struct {
+	key    string // the series' bytes, its key in pageState.raw
 	name   string
 	labels []labels.Label // every label but __name__, sorted
 	le, q  float64        // parsed le / quantile, NaN when absent or not a number
@@ -169,6 +170,7 @@ type rawEntry struct {
 type pageState struct {
 	epoch uint32
 	raw   map[string]*rawEntry
+	seq   []*rawEntry // the entries of the last page in the order it printed them
 	fams  map[string]*famEntry
 	srcs  map[string]*srcMetric
 	order []*famEntry // families in order of first appearance on this page
@@ -225,12 +227,23 @@ func (ps *pageState) parse(ctx context.Context, b []byte, format pageFormat, lim
 		p = textparse.NewPromParser(b, ps.st, false)
 	}
 	err := ps.run(ctx, p, format, lim)
+	if err != nil {
+		clear(ps.seq)
+		ps.seq = ps.seq[:0]
+	}
 	ps.sweep(err == nil)
 	return err
 }
 
 func (ps *pageState) run(ctx context.Context, p textparse.Parser, format pageFormat, lim Limits) error {
 	samples := 0
+	defer func() {
+		// Entries past this page's end are not its: forget them.
+		if samples < len(ps.seq) {
+			clear(ps.seq[samples:])
+			ps.seq = ps.seq[:samples]
+		}
+	}()
 	for ps.entries = 0; ; ps.entries++ {
 		if ps.entries%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -268,7 +281,14 @@ func (ps *pageState) run(ctx context.Context, p textparse.Parser, format pageFor
 				return &errLimit{reasonSampleLimit, fmt.Sprintf("more than %d samples (--engine.sample-limit)", lim.Samples)}
 			}
 			met, _, v := p.Series()
-			e := ps.raw[string(met)]
+			// A steady page prints its series in the same order as last
+			// time: try the entry at this position before the map.
+			var e *rawEntry
+			if k := samples - 1; k < len(ps.seq) && ps.seq[k].key == string(met) {
+				e = ps.seq[k]
+			} else {
+				e = ps.raw[string(met)]
+			}
 			if e == nil {
 				if e, err = ps.newRaw(p, met, lim); err != nil {
 					return err
@@ -277,6 +297,11 @@ func (ps *pageState) run(ctx context.Context, p textparse.Parser, format pageFor
 			if e.seen != ps.epoch {
 				e.seen = ps.epoch
 				ps.rawSeen++
+			}
+			if k := samples - 1; k < len(ps.seq) {
+				ps.seq[k] = e
+			} else {
+				ps.seq = append(ps.seq, e)
 			}
 			ps.add(e, v, format)
 		case textparse.EntryHistogram:
@@ -361,7 +386,8 @@ func (ps *pageState) newRaw(p textparse.Parser, met []byte, lim Limits) (*rawEnt
 		}
 	}
 	e.link(ps)
-	ps.raw[string(met)] = e
+	e.key = string(met)
+	ps.raw[e.key] = e
 	return e, nil
 }
 

@@ -108,7 +108,13 @@ func (f *fetcher) fetch(ctx context.Context, client *http.Client, url string, li
 		}
 		body = f.gzip
 	}
-	b, err := readLimited(f.buf[:0], body, limit)
+	buf := f.buf[:0]
+	// A plain body announces its size: read it into a buffer of that size
+	// rather than doubling one up to it.
+	if n := resp.ContentLength; body == resp.Body && n > int64(cap(buf)) && n <= limit {
+		buf = make([]byte, 0, n+2)
+	}
+	b, err := readLimited(buf, body, limit)
 	if cap(b) <= maxKeptBuffer {
 		f.buf = b
 	} else {
