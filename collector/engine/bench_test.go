@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,37 @@ func benchTargets(b testing.TB, n int) []Target {
 	tgts := make([]Target, n)
 	for i := range tgts {
 		tgts[i] = Target{URL: serve(b, textPage(page)), Labels: JoinLabels{Namespace: "ns", Pod: fmt.Sprint("decode-", i), Container: "sglang"}}
+	}
+	return tgts
+}
+
+// changingTargets serves the same page from n test servers, each answer
+// differing from the previous one on every sample (every value alternately as
+// printed and one more, as scripts/bench-engine-pages -changing does): the
+// worst case for a collector that reuses what did not change.
+func changingTargets(b testing.TB, n int) []Target {
+	page := fixture(b, "bench-sglang-decode-dp8.txt")
+	var bumped strings.Builder
+	for _, line := range strings.SplitAfter(string(page), "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		if body == "" || strings.HasPrefix(body, "#") {
+			bumped.WriteString(line)
+			continue
+		}
+		i := strings.LastIndexByte(body, ' ')
+		v, err := strconv.ParseFloat(body[i+1:], 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bumped.WriteString(body[:i+1] + strconv.FormatFloat(v+1, 'g', -1, 64) + line[len(body):])
+	}
+	versions := [2][]byte{page, []byte(bumped.String())}
+	tgts := make([]Target, n)
+	for i := range tgts {
+		var k atomic.Uint64
+		tgts[i] = Target{URL: serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			textPage(versions[k.Add(1)%2])(w, r)
+		})), Labels: JoinLabels{Namespace: "ns", Pod: fmt.Sprint("decode-", i), Container: "sglang"}}
 	}
 	return tgts
 }
@@ -74,7 +106,21 @@ func benchmarkScrape(b *testing.B, passthrough bool) {
 	benchmarkCollect(b, c)
 }
 
-func BenchmarkScrape8Targets(b *testing.B)            { benchmarkScrape(b, false) }
+func BenchmarkScrape8Targets(b *testing.B) { benchmarkScrape(b, false) }
+
+// Every value of every page changed since the last scrape.
+func BenchmarkScrape8TargetsChanging(b *testing.B) {
+	c, err := New(Config{Targets: changingTargets(b, 8), Timeout: 10 * time.Second}, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkCollect(b, c)
+}
+
+// The expfmt path on pages whose every value changes.
+func BenchmarkScrape8TargetsChangingExpfmt(b *testing.B) {
+	benchmarkCollect(b, newLegacyCollector(changingTargets(b, 8)))
+}
 func BenchmarkScrape8TargetsPassthrough(b *testing.B) { benchmarkScrape(b, true) }
 
 // The collector as it was: expfmt's family trees and const metrics.
@@ -194,6 +240,8 @@ func TestEngineCostReport(t *testing.T) {
 	}{
 		{"streaming (this collector)", BenchmarkScrape8Targets},
 		{"expfmt family trees (before)", BenchmarkScrape8TargetsExpfmt},
+		{"streaming, every value changing", BenchmarkScrape8TargetsChanging},
+		{"expfmt, every value changing", BenchmarkScrape8TargetsChangingExpfmt},
 		{"streaming, passthrough on", BenchmarkScrape8TargetsPassthrough},
 		{"textparse.PromParser iterating (floor)", BenchmarkPromParser8Pages},
 		{"textparse.PromParser with Labels()", BenchmarkPromParserLabels8Pages},
@@ -218,9 +266,15 @@ func TestEngineCostReport(t *testing.T) {
 		fmt.Fprintf(&b, "%-42s %8.2fms %8.2fms %10d %12d\n", r.name, float64(best[i].NsPerOp())/1e6, float64(median[i])/1e6, best[i].AllocsPerOp(), best[i].AllocedBytesPerOp())
 	}
 	ratio := func(a, b int64) float64 { return float64(a) / float64(max(b, 1)) }
-	s, old, floor, bytesOnly := best[0], best[1], best[3], best[5]
-	fmt.Fprintf(&b, "\nexpfmt / streaming:      time %.1fx, allocations %.0fx, bytes %.1fx (targets >= 5x, >= 20x); streaming allocates %.2f MB per collection (target <= 2 MB)\n",
-		ratio(old.NsPerOp(), s.NsPerOp()), ratio(old.AllocsPerOp(), s.AllocsPerOp()), ratio(old.AllocedBytesPerOp(), s.AllocedBytesPerOp()), float64(s.AllocedBytesPerOp())/1e6)
+	s, old, busy, busyOld, floor, bytesOnly := best[0], best[1], best[2], best[3], best[5], best[7]
+	for _, p := range []struct {
+		what     string
+		new, old testing.BenchmarkResult
+	}{{"steady pages", s, old}, {"every value changing", busy, busyOld}} {
+		fmt.Fprintf(&b, "\nexpfmt / streaming, %s: time %.1fx, allocations %.0fx, bytes %.1fx (targets >= 5x, >= 20x); streaming allocates %.2f MB per collection (target <= 2 MB)",
+			p.what, ratio(p.old.NsPerOp(), p.new.NsPerOp()), ratio(p.old.AllocsPerOp(), p.new.AllocsPerOp()), ratio(p.old.AllocedBytesPerOp(), p.new.AllocedBytesPerOp()), float64(p.new.AllocedBytesPerOp())/1e6)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "streaming / PromParser:  time %.2fx (target <= 2x)\n", ratio(s.NsPerOp(), floor.NsPerOp()))
 	fmt.Fprintf(&b, "streaming / bytes alone: time %.1fx\n", ratio(s.NsPerOp(), bytesOnly.NsPerOp()))
 	t.Log(b.String())

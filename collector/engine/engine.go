@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
@@ -64,7 +65,15 @@ const (
 	dropPassthrough = "passthrough_skipped" // a passthrough series with a label name the exposition cannot carry (__*)
 )
 
-var dropReasons = []string{dropDuplicate, dropInvalid, dropUnmerged, dropPassthrough}
+var dropReasons = [...]string{dropDuplicate, dropInvalid, dropUnmerged, dropPassthrough}
+
+// Indexes of dropReasons.
+const (
+	iDuplicate = iota
+	iInvalid
+	iUnmerged
+	iPassthrough
+)
 
 // Reasons of llm_engine_passthrough_renamed_series_total.
 const (
@@ -72,7 +81,7 @@ const (
 	renameLabel  = "label_name"  // a page label clashed with a target label: kept as exported_<name>
 )
 
-var renameReasons = []string{renameFamily, renameLabel}
+var renameReasons = [...]string{renameFamily, renameLabel}
 
 // Collector scrapes the engine targets of the node at collection time.
 type Collector struct {
@@ -98,11 +107,12 @@ type targetState struct {
 
 	mu       sync.Mutex // guards the fields up to the blank line
 	inflight *call      // the scrape running now, shared by every Update that wants it
-	errors   [7]float64 // by reasons
-	dropped  [4]float64 // by dropReasons
-	renamed  [2]float64 // by renameReasons
+	errors   [len(reasons)]float64       // by reasons
+	dropped  [len(dropReasons)]float64   // by dropReasons
+	renamed  [len(renameReasons)]float64 // by renameReasons
 	engine   string     // detected from the page when the target does not say
 	lastMsg  string     // the last failure logged
+	self     selfExpo
 
 	// Used only by the running scrape.
 	fetcher fetcher
@@ -128,9 +138,10 @@ type result struct {
 	engine   string
 	norm     []normItem
 	pass     []passItem
-	errors   [7]float64
-	dropped  [4]float64
-	renamed  [2]float64
+	errors   [len(reasons)]float64
+	dropped  [len(dropReasons)]float64
+	renamed  [len(renameReasons)]float64
+	self     []prometheus.Metric // up, duration and the counters
 }
 
 // normItem is one normalised series of a result.
@@ -164,9 +175,9 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		}},
 		upDesc:       prometheus.NewDesc(fq("up"), "1 when the engine's metrics endpoint answered the exporter with a valid page, 0 otherwise.", selfLabels, nil),
 		durationDesc: prometheus.NewDesc(fq("scrape_duration_seconds"), "Duration of the last scrape of the engine's metrics endpoint in seconds.", selfLabels, nil),
-		errorsDesc:   prometheus.NewDesc(fq("scrape_errors_total"), "Failed scrapes of the engine's metrics endpoint by reason ("+strings.Join(reasons, ", ")+").", append(selfLabels, "reason"), nil),
-		droppedDesc:  prometheus.NewDesc(fq("series_dropped_total"), "Series of the engine's pages not served, the rest of the page being served, by reason ("+strings.Join(dropReasons, ", ")+").", append(selfLabels, "reason"), nil),
-		renamedDesc:  prometheus.NewDesc(fq("passthrough_renamed_series_total"), "Passthrough series served under a changed name, by reason ("+strings.Join(renameReasons, ", ")+").", append(selfLabels, "reason"), nil),
+		errorsDesc:   prometheus.NewDesc(fq("scrape_errors_total"), "Failed scrapes of the engine's metrics endpoint by reason ("+strings.Join(reasons[:], ", ")+").", append(selfLabels, "reason"), nil),
+		droppedDesc:  prometheus.NewDesc(fq("series_dropped_total"), "Series of the engine's pages not served, the rest of the page being served, by reason ("+strings.Join(dropReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
+		renamedDesc:  prometheus.NewDesc(fq("passthrough_renamed_series_total"), "Passthrough series served under a changed name, by reason ("+strings.Join(renameReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
 		descs:        map[*family]*prometheus.Desc{},
 		seed:         maphash.MakeSeed(),
 		states:       map[string]*targetState{},
@@ -320,7 +331,7 @@ func (c *Collector) UpdateContext(ctx context.Context, ch chan<- prometheus.Metr
 			results[i] = c.abandon(st, cl)
 		}
 	}
-	return c.send(ctx, ch, live, results)
+	return c.send(ctx, ch, results)
 }
 
 // abandonGrace is how long past its timeout a target's scrape is waited for.
@@ -402,6 +413,7 @@ func (c *Collector) abandon(st *targetState, cl *call) *result {
 	}
 	r := &result{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, reason: reasonTimeout}
 	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
 	return r
 }
 
@@ -413,6 +425,7 @@ func (c *Collector) stillRunning(st *targetState) *result {
 	st.errors[reasonIndex(reasonTimeout)]++
 	r := &result{err: &scrapeError{reasonTimeout, errStillRunning}, reason: reasonTimeout}
 	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
 	return r
 }
 
@@ -458,6 +471,7 @@ func (c *Collector) run(ctx context.Context, st *targetState, cl *call) {
 		st.renamed[i] += r.renamed[i]
 	}
 	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
 	c.logChange(st, r)
 	cl.res = r
 	st.mu.Unlock()
@@ -497,14 +511,14 @@ func (c *Collector) scrape(ctx context.Context, st *targetState) *result {
 	st.norm.sweep(ps.epoch)
 	r.engine = ps.engine
 	r.norm = c.normItems(outs)
-	r.dropped[0] = float64(ps.duplicates)
-	r.dropped[1] = float64(st.norm.invalid)
-	r.dropped[2] = float64(st.norm.unmergedBuckets)
+	r.dropped[iDuplicate] = float64(ps.duplicates)
+	r.dropped[iInvalid] = float64(st.norm.invalid)
+	r.dropped[iUnmerged] = float64(st.norm.unmergedBuckets)
 	if c.cfg.Passthrough {
 		var pc passCounts
 		r.pass, pc = passthrough(ps, &join, c.seed, make([]passItem, 0, len(ps.srcs)))
-		r.dropped[1] += float64(pc.invalid)
-		r.dropped[3] = float64(pc.skipped)
+		r.dropped[iInvalid] += float64(pc.invalid)
+		r.dropped[iPassthrough] = float64(pc.skipped)
 		r.renamed[0], r.renamed[1] = float64(pc.familyRenamed), float64(pc.labelRenamed)
 	}
 	return r
@@ -530,13 +544,13 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 		var m prometheus.Metric
 		switch o.fam.kind {
 		case kindHistogram:
-			hists = append(hists, histMetric{desc: desc, labels: pairs, count: o.count, sum: o.sum, bounds: o.bounds, counts: o.counts})
+			hists = append(hists, histMetric{desc: desc, labels: pairs, h: o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
 			m = &hists[len(hists)-1]
 		case kindCounter:
-			vals = append(vals, valueMetric{desc: desc, labels: pairs, vt: prometheus.CounterValue, value: o.value})
+			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.CounterValue, o.value)})
 			m = &vals[len(vals)-1]
 		default:
-			vals = append(vals, valueMetric{desc: desc, labels: pairs, vt: prometheus.GaugeValue, value: o.value})
+			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.GaugeValue, o.value)})
 			m = &vals[len(vals)-1]
 		}
 		items = append(items, normItem{m, hash})
@@ -546,7 +560,7 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 
 // send writes every target's self-metrics and series. Two targets that
 // would yield the same series do not fail the scrape: the first is sent.
-func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, live []*targetState, results []*result) error {
+func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, results []*result) error {
 	total := 0
 	for _, r := range results {
 		total += len(r.norm) + len(r.pass)
@@ -564,29 +578,8 @@ func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, live 
 			return ctx.Err()
 		}
 	}
-	for i, st := range live {
-		r := results[i]
-		self := c.selfLabels(st, r)
-		up := 0.0
-		if r.err == nil {
-			up = 1
-		}
-		ms := []prometheus.Metric{
-			prometheus.MustNewConstMetric(c.upDesc, prometheus.GaugeValue, up, self...),
-			prometheus.MustNewConstMetric(c.durationDesc, prometheus.GaugeValue, r.duration, self...),
-		}
-		for j, reason := range reasons {
-			ms = append(ms, prometheus.MustNewConstMetric(c.errorsDesc, prometheus.CounterValue, r.errors[j], append(self, reason)...))
-		}
-		for j, reason := range dropReasons {
-			ms = append(ms, prometheus.MustNewConstMetric(c.droppedDesc, prometheus.CounterValue, r.dropped[j], append(self, reason)...))
-		}
-		if c.cfg.Passthrough {
-			for j, reason := range renameReasons {
-				ms = append(ms, prometheus.MustNewConstMetric(c.renamedDesc, prometheus.CounterValue, r.renamed[j], append(self, reason)...))
-			}
-		}
-		for _, m := range ms {
+	for _, r := range results {
+		for _, m := range r.self {
 			if err := out(m); err != nil {
 				return err
 			}
@@ -643,9 +636,67 @@ func passFits(types map[string]famType, name string, typ famType) bool {
 	return true
 }
 
-func (c *Collector) selfLabels(st *targetState, r *result) []string {
-	l := st.target.Labels
-	return []string{st.target.URL, r.engine, l.Role, l.Namespace, l.Pod, l.Container}
+// selfExpo is what a target's self-metrics keep across scrapes: their label
+// pairs (for the engine label they were built with) and last values.
+type selfExpo struct {
+	engine  string
+	built   bool
+	base    []*dto.LabelPair
+	errs    [len(reasons)][]*dto.LabelPair
+	dropped [len(dropReasons)][]*dto.LabelPair
+	renamed [len(renameReasons)][]*dto.LabelPair
+	values  [2 + len(reasons) + len(dropReasons) + len(renameReasons)]valueExpo
+}
+
+var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "container", "reason"}
+
+// selfMetrics builds the target's up, duration and counters for r; st.mu is held.
+func (c *Collector) selfMetrics(st *targetState, r *result) []prometheus.Metric {
+	e := &st.self
+	if !e.built || e.engine != r.engine {
+		l := st.target.Labels
+		values := []string{st.target.URL, r.engine, l.Role, l.Namespace, l.Pod, l.Container}
+		e.built, e.engine = true, r.engine
+		e.base = labelPairs(selfLabelNames[:6], values)
+		withReason := func(reason string) []*dto.LabelPair {
+			return labelPairs(selfLabelNames, append(append([]string{}, values...), reason))
+		}
+		for i, reason := range reasons {
+			e.errs[i] = withReason(reason)
+		}
+		for i, reason := range dropReasons {
+			e.dropped[i] = withReason(reason)
+		}
+		for i, reason := range renameReasons {
+			e.renamed[i] = withReason(reason)
+		}
+	}
+	up := 0.0
+	if r.err == nil {
+		up = 1
+	}
+	ms := make([]valueMetric, 0, len(e.values))
+	add := func(desc *prometheus.Desc, pairs []*dto.LabelPair, vt prometheus.ValueType, v float64) {
+		ms = append(ms, valueMetric{desc: desc, labels: pairs, v: e.values[len(ms)].written(vt, v)})
+	}
+	add(c.upDesc, e.base, prometheus.GaugeValue, up)
+	add(c.durationDesc, e.base, prometheus.GaugeValue, r.duration)
+	for i := range reasons {
+		add(c.errorsDesc, e.errs[i], prometheus.CounterValue, r.errors[i])
+	}
+	for i := range dropReasons {
+		add(c.droppedDesc, e.dropped[i], prometheus.CounterValue, r.dropped[i])
+	}
+	if c.cfg.Passthrough {
+		for i := range renameReasons {
+			add(c.renamedDesc, e.renamed[i], prometheus.CounterValue, r.renamed[i])
+		}
+	}
+	out := make([]prometheus.Metric, len(ms))
+	for i := range ms {
+		out[i] = &ms[i]
+	}
+	return out
 }
 
 // logChange logs a target's failure when it starts or changes and its

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"hash/maphash"
+	"math"
 	"slices"
 	"sort"
 
@@ -19,11 +20,23 @@ import (
 type valueMetric struct {
 	desc   *prometheus.Desc
 	labels []*dto.LabelPair
-	vt     prometheus.ValueType
-	value  float64
+	v      valueDTO
+}
+
+// valueDTO is the written form of a value, one of the three set.
+type valueDTO struct {
+	c *dto.Counter
+	g *dto.Gauge
+	u *dto.Untyped
 }
 
 func (m *valueMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *valueMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Counter, out.Gauge, out.Untyped = m.v.c, m.v.g, m.v.u
+	return nil
+}
 
 type counterBox struct {
 	c dto.Counter
@@ -40,36 +53,51 @@ type untypedBox struct {
 	v float64
 }
 
-func (m *valueMetric) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	switch m.vt {
-	case prometheus.CounterValue:
-		b := &counterBox{v: m.value}
-		b.c.Value = &b.v
-		out.Counter = &b.c
-	case prometheus.GaugeValue:
-		b := &gaugeBox{v: m.value}
-		b.g.Value = &b.v
-		out.Gauge = &b.g
-	default:
-		b := &untypedBox{v: m.value}
-		b.u.Value = &b.v
-		out.Untyped = &b.u
-	}
-	return nil
+// valueExpo keeps a series' last written value: a value that did not change
+// since the last scrape is written with the same (immutable) message.
+type valueExpo struct {
+	set  bool
+	vt   prometheus.ValueType
+	bits uint64
+	dto  valueDTO
 }
 
-// histMetric is a classic histogram; +Inf is its count.
+func (e *valueExpo) written(vt prometheus.ValueType, v float64) valueDTO {
+	if e.set && e.vt == vt && e.bits == math.Float64bits(v) {
+		return e.dto
+	}
+	e.set, e.vt, e.bits = true, vt, math.Float64bits(v)
+	switch vt {
+	case prometheus.CounterValue:
+		b := &counterBox{v: v}
+		b.c.Value = &b.v
+		e.dto = valueDTO{c: &b.c}
+	case prometheus.GaugeValue:
+		b := &gaugeBox{v: v}
+		b.g.Value = &b.v
+		e.dto = valueDTO{g: &b.g}
+	default:
+		b := &untypedBox{v: v}
+		b.u.Value = &b.v
+		e.dto = valueDTO{u: &b.u}
+	}
+	return e.dto
+}
+
+// histMetric is a classic histogram, written as built.
 type histMetric struct {
 	desc   *prometheus.Desc
 	labels []*dto.LabelPair
-	count  uint64
-	sum    float64
-	bounds []float64 // increasing, finite; shared and never written
-	counts []uint64  // cumulative; this scrape's, never written again
+	h      *dto.Histogram
 }
 
 func (m *histMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *histMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Histogram = m.h
+	return nil
+}
 
 type histBox struct {
 	h     dto.Histogram
@@ -77,35 +105,77 @@ type histBox struct {
 	sum   float64
 }
 
-func (m *histMetric) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	b := &histBox{count: m.count, sum: m.sum}
-	b.h.SampleCount, b.h.SampleSum = &b.count, &b.sum
-	if n := len(m.bounds); n > 0 {
-		buckets := make([]dto.Bucket, n)
-		ptrs := make([]*dto.Bucket, n)
-		for i := range buckets {
-			buckets[i].UpperBound = &m.bounds[i]
-			buckets[i].CumulativeCount = &m.counts[i]
-			ptrs[i] = &buckets[i]
-		}
-		b.h.Bucket = ptrs
-	}
-	out.Histogram = &b.h
-	return nil
+type bucketBox struct {
+	b     dto.Bucket
+	at    float64
+	count uint64
 }
 
-// summaryMetric is a summary (passthrough only).
+// histExpo keeps a histogram's last written form: unchanged, it is written
+// again as is; changed, its unchanged buckets are.
+type histExpo struct {
+	h       *dto.Histogram
+	count   uint64
+	sumBits uint64
+	buckets []*bucketBox
+}
+
+// written returns the histogram (count, sum, finite buckets; +Inf is the
+// count) as a message, sharing what did not change since the last scrape.
+func (e *histExpo) written(count uint64, sum float64, bounds []float64, counts []uint64) *dto.Histogram {
+	if e.h != nil && e.count == count && e.sumBits == math.Float64bits(sum) && len(e.buckets) == len(bounds) {
+		same := true
+		for i, b := range e.buckets {
+			if b.at != bounds[i] || b.count != counts[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return e.h
+		}
+	}
+	hb := &histBox{count: count, sum: sum}
+	hb.h.SampleCount, hb.h.SampleSum = &hb.count, &hb.sum
+	buckets := make([]*bucketBox, len(bounds))
+	ptrs := make([]*dto.Bucket, len(bounds))
+	var fresh []bucketBox
+	for i := range bounds {
+		if i < len(e.buckets) && e.buckets[i].at == bounds[i] && e.buckets[i].count == counts[i] {
+			buckets[i] = e.buckets[i]
+		} else {
+			if fresh == nil {
+				fresh = make([]bucketBox, len(bounds)-i)
+			}
+			b := &fresh[0]
+			fresh = fresh[1:]
+			b.at, b.count = bounds[i], counts[i]
+			b.b.UpperBound, b.b.CumulativeCount = &b.at, &b.count
+			buckets[i] = b
+		}
+		ptrs[i] = &buckets[i].b
+	}
+	if len(ptrs) > 0 {
+		hb.h.Bucket = ptrs
+	}
+	e.h, e.count, e.sumBits, e.buckets = &hb.h, count, math.Float64bits(sum), buckets
+	return e.h
+}
+
+// summaryMetric is a summary (passthrough only), written as built.
 type summaryMetric struct {
-	desc      *prometheus.Desc
-	labels    []*dto.LabelPair
-	count     uint64
-	sum       float64
-	quantiles []float64 // increasing; shared and never written
-	values    []float64 // this scrape's
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	s      *dto.Summary
 }
 
 func (m *summaryMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *summaryMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Summary = m.s
+	return nil
+}
 
 type summaryBox struct {
 	s     dto.Summary
@@ -113,22 +183,22 @@ type summaryBox struct {
 	sum   float64
 }
 
-func (m *summaryMetric) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	b := &summaryBox{count: m.count, sum: m.sum}
+// summaryDTO builds a summary message.
+func summaryDTO(count uint64, sum float64, quantiles []bound) *dto.Summary {
+	b := &summaryBox{count: count, sum: sum}
 	b.s.SampleCount, b.s.SampleSum = &b.count, &b.sum
-	if n := len(m.quantiles); n > 0 {
+	if n := len(quantiles); n > 0 {
 		qs := make([]dto.Quantile, n)
+		vals := make([]float64, 2*n)
 		ptrs := make([]*dto.Quantile, n)
-		for i := range qs {
-			qs[i].Quantile = &m.quantiles[i]
-			qs[i].Value = &m.values[i]
+		for i, q := range quantiles {
+			vals[2*i], vals[2*i+1] = q.at, q.value
+			qs[i].Quantile, qs[i].Value = &vals[2*i], &vals[2*i+1]
 			ptrs[i] = &qs[i]
 		}
 		b.s.Quantile = ptrs
 	}
-	out.Summary = &b.s
-	return nil
+	return &b.s
 }
 
 // labelPairs builds sorted label pairs from names and values.
@@ -166,6 +236,8 @@ type groupExpo struct {
 	tp     string // the tp_rank the pairs were built with
 	hash   uint64
 	bounds []float64
+	value  valueExpo
+	hist   histExpo
 }
 
 // sharedBounds returns the bounds the series had last time when they are

@@ -41,7 +41,7 @@ type outSeries struct {
 	count  uint64    // histogram
 	sum    float64   // histogram
 	bounds []float64 // histogram: finite upper bounds, increasing; shared, never written
-	counts []uint64  // histogram: cumulative count of each bound
+	counts []uint64  // histogram: cumulative count of each bound; valid until the next page
 
 	g *group // where the output caches of the series live
 }
@@ -84,9 +84,7 @@ type normaliser struct {
 	out     []outSeries
 	key     []byte
 	scratch []float64
-	slab    []uint64 // this page's bucket counts; a new one every page (results are shared)
-	slabCap int
-	slabLen int
+	slab    []uint64 // this page's bucket counts, valid until the next page
 
 	// Per page counts.
 	invalid, unmergedBuckets int
@@ -132,8 +130,7 @@ func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
 	n.touched = n.touched[:0]
 	n.out = n.out[:0]
 	n.invalid, n.unmergedBuckets = 0, 0
-	n.slab = make([]uint64, 0, n.slabCap)
-	n.slabLen = 0
+	n.slab = n.slab[:0]
 	ep := ps.epoch
 	for i := range table {
 		row := &table[i]
@@ -176,7 +173,6 @@ func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
 	for _, g := range n.touched {
 		n.out = append(n.out, n.merge(g))
 	}
-	n.slabCap = max(n.slabCap, n.slabLen)
 	return n.out
 }
 
@@ -368,12 +364,13 @@ func (n *normaliser) merge(g *group) outSeries {
 	n.scratch = bounds
 	o.bounds = g.expo.sharedBounds(bounds)
 	if cap(n.slab)-len(n.slab) < len(o.bounds) {
+		// Earlier series keep the old slab; the next page starts on this one.
 		n.slab = make([]uint64, 0, max(2*cap(n.slab), len(o.bounds), 64))
 	}
-	n.slabLen += len(o.bounds)
 	start := len(n.slab)
 	n.slab = n.slab[:start+len(o.bounds)]
 	o.counts = n.slab[start : start+len(o.bounds) : start+len(o.bounds)]
+	clear(o.counts)
 	for _, m := range g.members {
 		o.count += uint64(m.count)
 		o.sum += m.sum

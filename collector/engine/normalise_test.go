@@ -60,7 +60,7 @@ func (p pageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	r := &result{norm: p.c.normItems(s.out)}
 	r.pass, _ = passthrough(st.page, &p.join, p.c.seed, nil)
-	_ = p.c.send(context.Background(), ch, []*targetState{st}, []*result{r})
+	_ = p.c.send(context.Background(), ch, []*result{r})
 }
 
 // FuzzNormalise feeds arbitrary pages through the parser, the normaliser and

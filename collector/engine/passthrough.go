@@ -85,7 +85,8 @@ type passCache struct {
 	pairs   []*dto.LabelPair
 	hash    uint64
 	name    string // the family name the hash was computed with
-	bounds  []float64
+	value   valueExpo
+	hist    histExpo
 }
 
 // passItem is one passthrough series of a page.
@@ -110,6 +111,10 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 	targetLabels := [...]string{join.Namespace, join.Pod, join.Container}
 	var floats []float64
 	var uints []uint64
+	// The page's metrics, in two slabs sized by the last page.
+	vals := make([]valueMetric, 0, ps.passVals)
+	hists := make([]histMetric, 0, ps.passHists)
+	defer func() { ps.passVals, ps.passHists = max(ps.passVals, len(vals)), max(ps.passHists, len(hists)) }()
 	for _, f := range ps.order {
 		pf := f.passOf()
 		if pf.skip {
@@ -136,60 +141,28 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 					}
 					continue
 				}
-				h := &histMetric{desc: pf.desc, labels: pc.pairs, count: uint64(s.count), sum: s.sum}
-				bounds := floats[:0]
+				floats, uints = floats[:0], uints[:0]
 				for _, b := range s.bounds {
 					if !isInf(b.at) {
-						bounds = append(bounds, b.at)
+						floats = append(floats, b.at)
+						uints = append(uints, uint64(b.value))
 					}
 				}
-				floats = bounds
-				if !slices.Equal(pc.bounds, bounds) {
-					pc.bounds = slices.Clone(bounds)
-				}
-				h.bounds = pc.bounds
-				if len(h.bounds) > 0 {
-					if cap(uints)-len(uints) < len(h.bounds) {
-						uints = make([]uint64, 0, max(256, len(h.bounds)))
-					}
-					start := len(uints)
-					for _, b := range s.bounds {
-						if !isInf(b.at) {
-							uints = append(uints, uint64(b.value))
-						}
-					}
-					h.counts = uints[start:len(uints):len(uints)]
-				}
-				m = h
+				hists = append(hists, histMetric{desc: pf.desc, labels: pc.pairs, h: pc.hist.written(uint64(s.count), s.sum, floats, uints)})
+				m = &hists[len(hists)-1]
 			case typeSummary:
 				if s.hasCount && !isCount(s.count) {
 					c.invalid++
 					continue
 				}
 				sortBounds(s.bounds)
-				sm := &summaryMetric{desc: pf.desc, labels: pc.pairs, count: uint64(s.count), sum: s.sum}
-				qs := floats[:0]
-				for _, b := range s.bounds {
-					qs = append(qs, b.at)
-				}
-				floats = qs
-				if !slices.Equal(pc.bounds, qs) {
-					pc.bounds = slices.Clone(qs)
-				}
-				sm.quantiles = pc.bounds
-				if len(qs) > 0 {
-					vals := make([]float64, len(qs))
-					for i, b := range s.bounds {
-						vals[i] = b.value
-					}
-					sm.values = vals
-				}
-				m = sm
+				m = &summaryMetric{desc: pf.desc, labels: pc.pairs, s: summaryDTO(uint64(s.count), s.sum, s.bounds)}
 			default:
 				if !s.hasValue {
 					continue
 				}
-				m = &valueMetric{desc: pf.desc, labels: pc.pairs, vt: pf.vt, value: s.value}
+				vals = append(vals, valueMetric{desc: pf.desc, labels: pc.pairs, v: pc.value.written(pf.vt, s.value)})
+				m = &vals[len(vals)-1]
 			}
 			if pf.renamed {
 				c.familyRenamed++
@@ -210,7 +183,7 @@ func isInf(f float64) bool { return math.IsInf(f, 0) }
 // page label that clashes with a target label renamed exported_<name> (and
 // again while that name is taken, as Prometheus does), then the target labels.
 func buildPassLabels(pc *passCache, s *srcMetric, targetLabels []string, name string, seed maphash.Seed) {
-	*pc = passCache{built: true, name: name, bounds: pc.bounds}
+	*pc = passCache{built: true, name: name, value: pc.value, hist: pc.hist}
 	var names, values []string
 	taken := func(n string) bool {
 		for i, t := range passJoinLabels {

@@ -22,7 +22,7 @@ const (
 	reasonLabelLimit  = "label_limit"  // a series over --engine.label-limit or a label length limit
 )
 
-var reasons = []string{reasonTimeout, reasonConnect, reasonHTTPStatus, reasonTooLarge, reasonParse, reasonSampleLimit, reasonLabelLimit}
+var reasons = [...]string{reasonTimeout, reasonConnect, reasonHTTPStatus, reasonTooLarge, reasonParse, reasonSampleLimit, reasonLabelLimit}
 
 // acceptHeader prefers the classic text format and accepts OpenMetrics from
 // engines that only speak it.
