@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -55,11 +56,13 @@ func main() {
 		if err != nil {
 			log.Fatalf("bench-engine-pages: %v", err)
 		}
-		var n atomic.Uint64
+		// Each client connection sees the versions alternate, whoever else asks.
+		var answers sync.Map // remote address -> *atomic.Uint64
 		go func() {
-			log.Fatal(http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			log.Fatal(http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n, _ := answers.LoadOrStore(r.RemoteAddr, new(atomic.Uint64))
 				w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-				w.Write(versions[n.Add(1)%2])
+				w.Write(versions[n.(*atomic.Uint64).Add(1)%2])
 			})))
 		}()
 	}
