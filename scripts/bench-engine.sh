@@ -29,7 +29,7 @@ OLD_REV=${OLD_REV:-$(git log --diff-filter=A --format=%H -- collector/engine/par
 
 echo "== one collection, side by side (go test, best of $ROUNDS rounds)"
 ENGINE_COST_REPORT=1 ENGINE_COST_ROUNDS=$ROUNDS $GO test -count=1 ./collector/engine -run '^TestEngineCostReport$' -v |
-	sed -n '/one collection/,/bytes alone/p' | sed 's/^ *//'
+	sed -n '/one collection/,/streaming \/ bytes alone/p' | sed 's/^        //'
 
 [ -x "$PROMETHEUS" ] || { echo "no $PROMETHEUS: make .cache/bin/prometheus" >&2; exit 1; }
 tmp=$(mktemp -d)

@@ -687,10 +687,8 @@ func (c *Collector) selfMetrics(st *targetState, r *result) []prometheus.Metric 
 	for i := range dropReasons {
 		add(c.droppedDesc, e.dropped[i], prometheus.CounterValue, r.dropped[i])
 	}
-	if c.cfg.Passthrough {
-		for i := range renameReasons {
-			add(c.renamedDesc, e.renamed[i], prometheus.CounterValue, r.renamed[i])
-		}
+	for i := range renameReasons {
+		add(c.renamedDesc, e.renamed[i], prometheus.CounterValue, r.renamed[i])
 	}
 	out := make([]prometheus.Metric, len(ms))
 	for i := range ms {

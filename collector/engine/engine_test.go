@@ -609,6 +609,16 @@ func TestReasonsAreDocumentedInHelp(t *testing.T) {
 			t.Errorf("reason %s missing from the help text", r)
 		}
 	}
+	for _, r := range dropReasons {
+		if !strings.Contains(c.droppedDesc.String(), r) {
+			t.Errorf("reason %s missing from the help text", r)
+		}
+	}
+	for _, r := range renameReasons {
+		if !strings.Contains(c.renamedDesc.String(), r) {
+			t.Errorf("reason %s missing from the help text", r)
+		}
+	}
 }
 
 func TestScrapeErrorUnwrap(t *testing.T) {

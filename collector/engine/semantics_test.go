@@ -1,8 +1,13 @@
 package engine
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -230,4 +235,49 @@ func serveFunc(t *testing.T, page func() string) string {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprint(w, page())
 	}))
+}
+
+// The collector reads pages with textparse only: expfmt stays the oracle of
+// the tests.
+func TestNoExpfmtOutsideTests(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range parsed.Imports {
+			if strings.Contains(imp.Path.Value, "prometheus/common/expfmt") {
+				t.Errorf("%s imports expfmt", f)
+			}
+		}
+	}
+}
+
+// A page seen before costs no label parsing: reading it again allocates a
+// handful of objects, whatever its number of series (1,840 here).
+func TestSteadyPageAllocatesNoLabels(t *testing.T) {
+	page := fixture(t, "bench-sglang-decode-dp8.txt")
+	s := runPage(page, formatText, JoinLabels{Pod: "p"}, Limits{}, nil)
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	buf := make([]byte, len(page), len(page)+1)
+	allocs := testing.AllocsPerRun(5, func() {
+		copy(buf, page)
+		if err := s.ps.parse(context.Background(), buf, formatText, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		s.n.normalise(s.ps, &JoinLabels{Pod: "p"})
+	})
+	if allocs > 16 {
+		t.Errorf("reading a steady page of %d lines allocated %v objects", bytes.Count(page, []byte("\n")), allocs)
+	}
 }
