@@ -105,13 +105,13 @@ type Collector struct {
 type targetState struct {
 	target Target
 
-	mu       sync.Mutex // guards the fields up to the blank line
-	inflight *call      // the scrape running now, shared by every Update that wants it
+	mu       sync.Mutex                  // guards the fields up to the blank line
+	inflight *call                       // the scrape running now, shared by every Update that wants it
 	errors   [len(reasons)]float64       // by reasons
 	dropped  [len(dropReasons)]float64   // by dropReasons
 	renamed  [len(renameReasons)]float64 // by renameReasons
-	engine   string     // detected from the page when the target does not say
-	lastMsg  string     // the last failure logged
+	engine   string                      // detected from the page when the target does not say
+	lastMsg  string                      // the last failure logged
 	self     selfExpo
 
 	// Used only by the running scrape.

@@ -180,9 +180,9 @@ type pageState struct {
 	key   []byte
 
 	// Per page results.
-	engine     string // from the first sglang: / vllm: family
-	duplicates int
-	entries    int // lines of the page the parser returned
+	engine              string // from the first sglang: / vllm: family
+	duplicates          int
+	entries             int // lines of the page the parser returned
 	passVals, passHists int // how many passthrough series of each kind the largest page had
 	// Distinct entries this page used: when every one was, a sweep has nothing to do.
 	rawSeen, srcSeen, famSeen int
