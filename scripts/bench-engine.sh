@@ -11,7 +11,8 @@
 #    on every answer (CHANGING=1, the worst case for the exporter, which reuses what did not
 #    change); CHANGING=0 serves them as they are.
 #
-# Not part of `make test`: about DURATION + 3 minutes. DURATION=300 INTERVAL=1 by default.
+# Not part of `make test`: about DURATION + 3 minutes. DURATION=300 INTERVAL=1 by default;
+# PROCESSES_ONLY=1 skips the first part.
 set -euo pipefail
 
 DURATION=${DURATION:-300}
@@ -27,9 +28,11 @@ PAGE=$ROOT/collector/engine/testdata/bench-sglang-decode-dp8.txt
 # The last commit before the streaming parser: the parent of the one that added parse.go.
 OLD_REV=${OLD_REV:-$(git log --diff-filter=A --format=%H -- collector/engine/parse.go | tail -1)^}
 
-echo "== one collection, side by side (go test, best of $ROUNDS rounds)"
-ENGINE_COST_REPORT=1 ENGINE_COST_ROUNDS=$ROUNDS $GO test -count=1 ./collector/engine -run '^TestEngineCostReport$' -v |
-	sed -n '/one collection/,/streaming \/ bytes alone/p' | sed 's/^        //'
+if [ "${PROCESSES_ONLY:-0}" != 1 ]; then
+	echo "== one collection, side by side (go test, best of $ROUNDS rounds)"
+	ENGINE_COST_REPORT=1 ENGINE_COST_ROUNDS=$ROUNDS $GO test -count=1 ./collector/engine -run '^TestEngineCostReport$' -v |
+		sed -n '/one collection/,/streaming \/ bytes alone/p' | sed 's/^        //'
+fi
 
 [ -x "$PROMETHEUS" ] || { echo "no $PROMETHEUS: make .cache/bin/prometheus" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -42,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo
-echo "== processes: building this exporter, the one of $(git rev-parse --short "$OLD_REV"), fake engines"
+echo "== processes: building this exporter, the one of $(git rev-parse --short "$OLD_REV"), the page server"
 $GO build -o "$tmp/exporter-new" ./cmd/llm-node-exporter
 mkdir "$tmp/old-src" && git archive "$OLD_REV" | tar -x -C "$tmp/old-src"
 (cd "$tmp/old-src" && $GO build -o "$tmp/exporter-old" ./cmd/llm-node-exporter)
@@ -86,11 +89,11 @@ done
 : >"$tmp/scrapes"
 driver() {
 	while :; do
+		sleep "$INTERVAL" &
 		curl -s -o /dev/null "http://127.0.0.1:$new_port/metrics" &
 		curl -s -o /dev/null "http://127.0.0.1:$old_port/metrics" &
 		wait
 		echo x >>"$tmp/scrapes"
-		sleep "$INTERVAL"
 	done
 }
 driver &
