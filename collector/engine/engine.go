@@ -83,6 +83,9 @@ const (
 
 var renameReasons = [...]string{renameFamily, renameLabel}
 
+// The collector's scrapes are cancelled with the exporter's scrape.
+var _ collector.ContextCollector = (*Collector)(nil)
+
 // Collector scrapes the engine targets of the node at collection time.
 type Collector struct {
 	cfg    Config
