@@ -221,16 +221,19 @@ func TestEngineEndToEndPassthroughRealPages(t *testing.T) {
 		}
 	}
 	// Exit 3 is lint problems: only the engines' own names may have them.
+	kinds := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line == "" {
 			continue
 		}
 		name, problem, _ := strings.Cut(line, " ")
+		kinds[problem]++
 		engineName := strings.Contains(name, ":")
 		if !engineName || strings.Contains(problem, "not unique") {
 			t.Errorf("promtool: %s", line)
 		}
 	}
+	t.Logf("promtool check metrics: lint problems on the engines' own families: %v", kinds)
 }
 
 // TestEngineEndToEndReservedPrefixes: every family the binary serves of its
