@@ -84,11 +84,13 @@ test-go:
 test-race:
 	$(GO) test -count=1 -race ./collector/... ./attribution/... ./cmd/...
 
-# A short fuzz of the sysfs value, process-title and engine-page parsers on every test run; `make fuzz` goes longer.
+# A short fuzz of the sysfs value, process-title and engine-page parsers on every test run, and of
+# the engine collector against expfmt (the differential test); `make fuzz` goes longer.
 fuzz-smoke:
 	$(GO) test ./collector/infiniband -run '^$$' -fuzz FuzzParseValue -fuzztime 10s
 	$(GO) test ./attribution -run '^$$' -fuzz FuzzParseProcessTitle -fuzztime 10s
 	$(GO) test ./collector/engine -run '^$$' -fuzz FuzzNormalise -fuzztime 10s
+	$(GO) test ./collector/engine -run '^$$' -fuzz FuzzDifferential -fuzztime 10s
 
 test: $(TEST_TARGETS)
 

@@ -53,10 +53,21 @@ func TestDocsListEveryMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{c.upDesc.String(), c.durationDesc.String(), c.errorsDesc.String()} {
+	for _, d := range []string{c.upDesc.String(), c.durationDesc.String(), c.errorsDesc.String(), c.droppedDesc.String(), c.renamedDesc.String()} {
 		name := regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d)[1]
 		if !strings.Contains(doc, "| `"+name+"` |") {
 			t.Errorf("self-metric %s has no row in %s", name, docPath)
+		}
+	}
+	// Every reason of every counter, and the passthrough's reserved prefixes.
+	for _, r := range append(append(reasons[:], dropReasons[:]...), renameReasons[:]...) {
+		if !strings.Contains(doc, "`"+r+"`") {
+			t.Errorf("reason %s is not documented in %s", r, docPath)
+		}
+	}
+	for _, p := range ReservedPrefixes {
+		if !strings.Contains(doc, "`"+p+"`") {
+			t.Errorf("reserved prefix %s is not documented in %s", p, docPath)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +21,12 @@ const subsystem = "engine"
 
 // Defaults of the flags.
 const (
-	DefaultTimeout   = 3 * time.Second
-	DefaultBodyLimit = 32 << 20
+	DefaultTimeout          = 3 * time.Second
+	DefaultBodyLimit        = 32 << 20
+	DefaultSampleLimit      = 50000
+	DefaultLabelLimit       = 64
+	DefaultLabelNameLength  = 256
+	DefaultLabelValueLength = 4096
 )
 
 // Config is the collector's configuration.
@@ -33,6 +36,7 @@ type Config struct {
 	FileRefresh time.Duration // how often the file's mtime is checked
 	Timeout     time.Duration // per target, per scrape
 	BodyLimit   int64         // bytes of decompressed page per target
+	Limits      Limits        // per page; zero values are no limit
 	Passthrough bool          // re-export every family of every target with the join labels
 	// Attributor, when set, fills the join labels a target does not carry.
 	Attributor Attributor
@@ -52,37 +56,101 @@ type Attributor interface {
 	TargetLabels(url string) (JoinLabels, bool)
 }
 
+// Reasons of llm_engine_series_dropped_total: what a page printed and the
+// collector did not serve, the rest of the page being served.
+const (
+	dropDuplicate   = "duplicate"           // a series printed again on the same page: the first is kept
+	dropInvalid     = "invalid_histogram"   // a histogram without _count, with counts that are not whole numbers, or (normalised) not cumulative
+	dropUnmerged    = "unmerged_bucket"     // a bucket left out when adding up histograms whose bounds differ
+	dropPassthrough = "passthrough_skipped" // a passthrough series with a label name the exposition cannot carry (__*)
+)
+
+var dropReasons = [...]string{dropDuplicate, dropInvalid, dropUnmerged, dropPassthrough}
+
+// Indexes of dropReasons.
+const (
+	iDuplicate = iota
+	iInvalid
+	iUnmerged
+	iPassthrough
+)
+
+// Reasons of llm_engine_passthrough_renamed_series_total.
+const (
+	renameFamily = "family_name" // the engine's family name starts like the exporter's own: served as exported_<name>
+	renameLabel  = "label_name"  // a page label clashed with a target label: kept as exported_<name>
+)
+
+var renameReasons = [...]string{renameFamily, renameLabel}
+
+// The collector's scrapes are cancelled with the exporter's scrape.
+var _ collector.ContextCollector = (*Collector)(nil)
+
 // Collector scrapes the engine targets of the node at collection time.
 type Collector struct {
 	cfg    Config
 	logger *slog.Logger
 	client *http.Client
 
-	upDesc, durationDesc, errorsDesc *prometheus.Desc
-	descs                            map[*family]*prometheus.Desc
-	seed                             maphash.Seed
+	upDesc, durationDesc, errorsDesc, droppedDesc, renamedDesc *prometheus.Desc
+	descs                                                      map[*family]*prometheus.Desc
+	seed                                                       maphash.Seed
 
-	mu         sync.Mutex // serialises Update: per-target state is reused
-	fileTgts   []Target   // from the targets file; guarded by tmu
-	kubeTgts   []Target   // from Kubernetes discovery; guarded by tmu
-	kube       *kubeDiscovery
-	tmu        sync.Mutex
-	states     map[string]*targetState
-	passDescs  map[string]*prometheus.Desc
-	lastLogged map[string]string
+	mu       sync.Mutex // guards states; never held across I/O
+	states   map[string]*targetState
+	fileTgts []Target // from the targets file; guarded by tmu
+	kubeTgts []Target // from Kubernetes discovery; guarded by tmu
+	kube     *kubeDiscovery
+	tmu      sync.Mutex
 }
 
 // targetState is what the collector keeps per target across scrapes.
 type targetState struct {
-	busy      atomic.Bool // a scrape of it is still running (abandoned past its deadline)
-	target    Target
-	engine    string // detected from the page when the target does not say
-	errors    map[string]float64
-	norm      *normaliser
-	fams      []*dto.MetricFamily
-	err       error
-	duration  float64
-	selfLabel []string
+	target Target
+
+	mu       sync.Mutex                  // guards the fields up to the blank line
+	inflight *call                       // the scrape running now, shared by every Update that wants it
+	errors   [len(reasons)]float64       // by reasons
+	dropped  [len(dropReasons)]float64   // by dropReasons
+	renamed  [len(renameReasons)]float64 // by renameReasons
+	engine   string                      // detected from the page when the target does not say
+	lastMsg  string                      // the last failure logged
+	self     selfExpo
+
+	// Used only by the running scrape.
+	fetcher fetcher
+	page    *pageState
+	norm    *normaliser
+}
+
+// call is one scrape of a target in flight.
+type call struct {
+	done      chan struct{}
+	res       *result // set before done is closed
+	waiters   int     // Updates waiting for it; at zero it is cancelled
+	cancel    context.CancelFunc
+	abandoned bool // its waiters gave up at the deadline: counted as a timeout already
+}
+
+// result is one scrape of one target, immutable once its call is done, so
+// that concurrent Updates can send it.
+type result struct {
+	err      error
+	reason   string
+	duration float64
+	engine   string
+	norm     []normItem
+	pass     []passItem
+	errors   [len(reasons)]float64
+	dropped  [len(dropReasons)]float64
+	renamed  [len(renameReasons)]float64
+	self     []prometheus.Metric // up, duration and the counters
+}
+
+// normItem is one normalised series of a result.
+type normItem struct {
+	metric prometheus.Metric
+	hash   uint64
 }
 
 // New returns an engine collector; targets from cfg.TargetsFile are read at
@@ -110,12 +178,12 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		}},
 		upDesc:       prometheus.NewDesc(fq("up"), "1 when the engine's metrics endpoint answered the exporter with a valid page, 0 otherwise.", selfLabels, nil),
 		durationDesc: prometheus.NewDesc(fq("scrape_duration_seconds"), "Duration of the last scrape of the engine's metrics endpoint in seconds.", selfLabels, nil),
-		errorsDesc:   prometheus.NewDesc(fq("scrape_errors_total"), "Failed scrapes of the engine's metrics endpoint by reason (timeout, connect, http_status, too_large, parse_error).", append(selfLabels, "reason"), nil),
+		errorsDesc:   prometheus.NewDesc(fq("scrape_errors_total"), "Failed scrapes of the engine's metrics endpoint by reason ("+strings.Join(reasons[:], ", ")+").", append(selfLabels, "reason"), nil),
+		droppedDesc:  prometheus.NewDesc(fq("series_dropped_total"), "Series of the engine's pages not served, the rest of the page being served, by reason ("+strings.Join(dropReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
+		renamedDesc:  prometheus.NewDesc(fq("passthrough_renamed_series_total"), "Passthrough series served under a changed name, by reason ("+strings.Join(renameReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
 		descs:        map[*family]*prometheus.Desc{},
 		seed:         maphash.MakeSeed(),
 		states:       map[string]*targetState{},
-		passDescs:    map[string]*prometheus.Desc{},
-		lastLogged:   map[string]string{},
 	}
 	for _, f := range families {
 		labels := baseLabelNames
@@ -208,24 +276,89 @@ func fill(l, from JoinLabels) JoinLabels {
 	return l
 }
 
-// Update scrapes every target concurrently, each within the timeout, then
-// sends the normalised series, the per-target up / duration / errors and, if
-// enabled, the passthrough families. A failing target costs only its own series.
+// Update scrapes every target; see UpdateContext.
 func (c *Collector) Update(ch chan<- prometheus.Metric) error {
+	return c.UpdateContext(context.Background(), ch)
+}
+
+// UpdateContext scrapes every target concurrently, each within the timeout,
+// then sends the normalised series, the per-target self-metrics and, if
+// enabled, the passthrough families. A failing target costs only its own
+// series. No lock is held while a target is fetched: an Update that finds a
+// target's scrape in flight waits for that one, and a scrape that no one
+// waits for any more (its Updates' contexts ended) is cancelled. Targets
+// still running when ctx is about to end, or past their timeout, are served
+// as timeouts.
+func (c *Collector) UpdateContext(ctx context.Context, ch chan<- prometheus.Metric) error {
+	live := c.liveStates()
+	calls := make([]*call, len(live))
+	for i, st := range live {
+		calls[i] = c.join(st)
+	}
+	deadline := time.Now().Add(c.cfg.Timeout + abandonGrace)
+	if d, ok := ctx.Deadline(); ok {
+		// Leave the rest of the scrape a little time to send what finished.
+		if early := d.Add(-min(sendReserve, time.Until(d)/10)); early.Before(deadline) {
+			deadline = early
+		}
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	results := make([]*result, len(live))
+	expired := false
+	for i, cl := range calls {
+		st := live[i]
+		if cl == nil {
+			results[i] = c.stillRunning(st)
+			continue
+		}
+		if !expired {
+			select {
+			case <-cl.done:
+			case <-timer.C:
+				expired = true
+			case <-ctx.Done():
+				for j := i; j < len(calls); j++ {
+					if calls[j] != nil {
+						c.release(live[j], calls[j])
+					}
+				}
+				return ctx.Err()
+			}
+		}
+		select {
+		case <-cl.done:
+			results[i] = cl.res
+			c.release(st, cl)
+		default:
+			results[i] = c.abandon(st, cl)
+		}
+	}
+	return c.send(ctx, ch, results)
+}
+
+// abandonGrace is how long past its timeout a target's scrape is waited for.
+const abandonGrace = 250 * time.Millisecond
+
+// sendReserve is the most of a scrape's remaining time kept for sending.
+const sendReserve = 100 * time.Millisecond
+
+// errStillRunning marks a target whose abandoned scrape has not stopped yet.
+var errStillRunning = errors.New("the previous scrape of this target is still running")
+
+// liveStates returns the state of every current target, creating new ones
+// and forgetting those of targets that went away.
+func (c *Collector) liveStates() []*targetState {
+	tgts := c.targets()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-
-	tgts := c.targets()
 	live := make([]*targetState, 0, len(tgts))
 	keep := make(map[string]bool, len(tgts))
 	for _, t := range tgts {
 		k := t.key()
 		st := c.states[k]
 		if st == nil {
-			st = &targetState{target: t, errors: make(map[string]float64, len(reasons)), norm: newNormaliser()}
-			for _, r := range reasons {
-				st.errors[r] = 0 // every reason from the start: increase() sees the first error
-			}
+			st = &targetState{target: t, page: newPageState(), norm: newNormaliser()}
 			c.states[k] = st
 		}
 		keep[k] = true
@@ -236,208 +369,350 @@ func (c *Collector) Update(ch chan<- prometheus.Metric) error {
 			delete(c.states, k)
 		}
 	}
+	return live
+}
 
-	c.scrapeAll(live)
-
-	seen := map[uint64]struct{}{}
-	var passTypes map[string]dto.MetricType
-	if c.cfg.Passthrough {
-		passTypes = map[string]dto.MetricType{}
+// join returns the target's scrape in flight, starting one if there is none;
+// nil when an abandoned one has not stopped yet.
+func (c *Collector) join(st *targetState) *call {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if cl := st.inflight; cl != nil {
+		if cl.abandoned && cl.waiters == 0 {
+			return nil
+		}
+		cl.waiters++
+		return cl
 	}
-	for _, st := range live {
-		c.logResult(st)
-		up := 0.0
-		if st.err == nil {
-			up = 1
-			if st.target.Labels.Engine == "" {
-				if e := detectEngine(st.fams); e != "" {
-					st.engine = e
-				}
-			}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	cl := &call{done: make(chan struct{}), waiters: 1, cancel: cancel}
+	st.inflight = cl
+	go c.run(ctx, st, cl)
+	return cl
+}
+
+// release is an Update's end of waiting for cl; the last one cancels it.
+func (c *Collector) release(st *targetState, cl *call) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cl.waiters--
+	if cl.waiters == 0 {
+		cl.cancel()
+	}
+}
+
+// abandon gives up on a scrape past the deadline: it counts as a timeout
+// (once, whoever else waited for it) and is cancelled when no one waits.
+func (c *Collector) abandon(st *targetState, cl *call) *result {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cl.waiters--
+	if !cl.abandoned {
+		cl.abandoned = true
+		st.errors[reasonIndex(reasonTimeout)]++
+	}
+	if cl.waiters == 0 {
+		cl.cancel()
+	}
+	r := &result{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, reason: reasonTimeout}
+	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
+	return r
+}
+
+// stillRunning is the result of a target whose abandoned scrape has not
+// stopped yet: it is not fetched again meanwhile, and counts a timeout.
+func (c *Collector) stillRunning(st *targetState) *result {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.errors[reasonIndex(reasonTimeout)]++
+	r := &result{err: &scrapeError{reasonTimeout, errStillRunning}, reason: reasonTimeout}
+	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
+	return r
+}
+
+// snapshot copies the target's counters into r; st.mu is held.
+func (st *targetState) snapshot(r *result) {
+	r.errors, r.dropped, r.renamed = st.errors, st.dropped, st.renamed
+	if r.engine == "" {
+		r.engine = st.engine
+	}
+	if st.target.Labels.Engine != "" {
+		r.engine = st.target.Labels.Engine
+	}
+}
+
+func reasonIndex(reason string) int {
+	for i, r := range reasons {
+		if r == reason {
+			return i
+		}
+	}
+	return 0
+}
+
+// run is one scrape of a target; its end is handed to every waiting Update.
+func (c *Collector) run(ctx context.Context, st *targetState, cl *call) {
+	t0 := time.Now()
+	r := c.scrape(ctx, st)
+	cl.cancel()
+	r.duration = time.Since(t0).Seconds()
+
+	st.mu.Lock()
+	st.inflight = nil
+	if r.err != nil && !cl.abandoned {
+		st.errors[reasonIndex(r.reason)]++
+	}
+	if r.err == nil && r.engine != "" {
+		st.engine = r.engine
+	}
+	for i := range r.dropped {
+		st.dropped[i] += r.dropped[i]
+	}
+	for i := range r.renamed {
+		st.renamed[i] += r.renamed[i]
+	}
+	st.snapshot(r)
+	r.self = c.selfMetrics(st, r)
+	c.logChange(st, r)
+	cl.res = r
+	st.mu.Unlock()
+	close(cl.done)
+}
+
+// scrape fetches, parses and normalises one page. The counts in the result
+// are this page's; run adds them to the target's.
+func (c *Collector) scrape(ctx context.Context, st *targetState) *result {
+	r := &result{}
+	fail := func(err error) *result {
+		r.err = err
+		var se *scrapeError
+		var le *errLimit
+		switch {
+		case errors.As(err, &se):
+			r.reason = se.reason
+		case errors.As(err, &le):
+			r.reason = le.reason
+		case ctx.Err() != nil:
+			r.reason = reasonTimeout
+		default:
+			r.reason = reasonParse
+		}
+		return r
+	}
+	body, format, err := st.fetcher.fetch(ctx, c.client, st.target.URL, c.cfg.BodyLimit)
+	if err != nil {
+		return fail(err)
+	}
+	ps := st.page
+	if err := ps.parse(ctx, body, format, c.cfg.Limits); err != nil {
+		return fail(err)
+	}
+	join := st.target.Labels
+	outs := st.norm.normalise(ps, &join)
+	st.norm.sweep(ps.epoch)
+	r.engine = ps.engine
+	r.norm = c.normItems(outs)
+	r.dropped[iDuplicate] = float64(ps.duplicates)
+	r.dropped[iInvalid] = float64(st.norm.invalid)
+	r.dropped[iUnmerged] = float64(st.norm.unmergedBuckets)
+	if c.cfg.Passthrough {
+		var pc passCounts
+		r.pass, pc = passthrough(ps, &join, c.seed, make([]passItem, 0, len(ps.srcs)))
+		r.dropped[iInvalid] += float64(pc.invalid)
+		r.dropped[iPassthrough] = float64(pc.skipped)
+		r.renamed[0], r.renamed[1] = float64(pc.familyRenamed), float64(pc.labelRenamed)
+	}
+	return r
+}
+
+// normItems turns a page's normalised series into metrics.
+func (c *Collector) normItems(outs []outSeries) []normItem {
+	nv, nh := 0, 0
+	for i := range outs {
+		if outs[i].fam.kind == kindHistogram {
+			nh++
 		} else {
-			var se *scrapeError
-			reason := reasonConnect
-			if errors.As(st.err, &se) {
-				reason = se.reason
+			nv++
+		}
+	}
+	vals := make([]valueMetric, 0, nv)
+	hists := make([]histMetric, 0, nh)
+	items := make([]normItem, 0, len(outs))
+	for i := range outs {
+		o := &outs[i]
+		pairs, hash := o.g.pairsOf(o, c.seed)
+		desc := c.descs[o.fam]
+		var m prometheus.Metric
+		switch o.fam.kind {
+		case kindHistogram:
+			hists = append(hists, histMetric{desc: desc, labels: pairs, h: o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
+			m = &hists[len(hists)-1]
+		case kindCounter:
+			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.CounterValue, o.value)})
+			m = &vals[len(vals)-1]
+		default:
+			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.GaugeValue, o.value)})
+			m = &vals[len(vals)-1]
+		}
+		items = append(items, normItem{m, hash})
+	}
+	return items
+}
+
+// send writes every target's self-metrics and series. Two targets that
+// would yield the same series do not fail the scrape: the first is sent.
+func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, results []*result) error {
+	total := 0
+	for _, r := range results {
+		total += len(r.norm) + len(r.pass)
+	}
+	seen := make(map[uint64]struct{}, total)
+	var passTypes map[string]famType
+	if c.cfg.Passthrough {
+		passTypes = map[string]famType{}
+	}
+	out := func(m prometheus.Metric) error {
+		select {
+		case ch <- m:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, r := range results {
+		for _, m := range r.self {
+			if err := out(m); err != nil {
+				return err
 			}
-			st.errors[reason]++
 		}
-		self := c.selfLabels(st)
-		ch <- prometheus.MustNewConstMetric(c.upDesc, prometheus.GaugeValue, up, self...)
-		ch <- prometheus.MustNewConstMetric(c.durationDesc, prometheus.GaugeValue, st.duration, self...)
-		for _, r := range reasons {
-			ch <- prometheus.MustNewConstMetric(c.errorsDesc, prometheus.CounterValue, st.errors[r], append(self, r)...)
-		}
-		if st.err != nil {
+		if r.err != nil {
 			continue
 		}
-		c.sendNormalised(ch, st, seen)
-		if c.cfg.Passthrough {
-			c.sendPassthrough(ch, st, seen, passTypes)
+		for _, it := range r.norm {
+			if _, dup := seen[it.hash]; dup {
+				continue
+			}
+			seen[it.hash] = struct{}{}
+			if err := out(it.metric); err != nil {
+				return err
+			}
 		}
-		st.fams = nil // not kept between scrapes
+		for _, it := range r.pass {
+			if !passFits(passTypes, it.name, it.typ) {
+				continue
+			}
+			if _, dup := seen[it.hash]; dup {
+				continue
+			}
+			seen[it.hash] = struct{}{}
+			if err := out(it.metric); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// scrapeResult is what one scrape goroutine hands back.
-type scrapeResult struct {
-	fams     []*dto.MetricFamily
-	err      error
-	duration float64
-}
-
-// errStillRunning marks a target whose previous scrape has not returned yet.
-var errStillRunning = errors.New("the previous scrape of this target is still running")
-
-// scrapeAll scrapes the targets concurrently and waits for each until its
-// deadline and a grace period, never longer: a page that the parser chews on
-// past the deadline (expfmt's OpenMetrics parser is quadratic in the line
-// length) is abandoned and counted as a timeout; its goroutine finishes in
-// the background, and the target is not scraped again until it has.
-func (c *Collector) scrapeAll(live []*targetState) {
-	results := make([]chan scrapeResult, len(live))
-	start := time.Now()
-	for i, st := range live {
-		if !st.busy.CompareAndSwap(false, true) {
-			continue
-		}
-		ch := make(chan scrapeResult, 1)
-		results[i] = ch
-		go func(st *targetState) {
-			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
-			t0 := time.Now()
-			fams, err := scrape(ctx, c.client, st.target.URL, c.cfg.BodyLimit)
-			cancel()
-			// Not busy any more before the result is handed over, so the next
-			// scrape, which may start as soon as it is, finds the target free.
-			st.busy.Store(false)
-			ch <- scrapeResult{fams, err, time.Since(t0).Seconds()}
-		}(st)
+// passFits reports whether a passthrough family of this name and type can
+// join those already sent in this scrape: one engine version's page must
+// not fail the whole exposition with a family of another type under the
+// same name, or a name that is another's _count, _sum or _bucket.
+func passFits(types map[string]famType, name string, typ famType) bool {
+	if t, ok := types[name]; ok {
+		return t == typ
 	}
-	deadline := time.NewTimer(c.cfg.Timeout + abandonGrace)
-	defer deadline.Stop()
-	expired := false
-	for i, st := range live {
-		if results[i] == nil {
-			st.fams, st.err, st.duration = nil, &scrapeError{reasonTimeout, errStillRunning}, 0
-			continue
-		}
-		var r scrapeResult
-		if expired {
-			select {
-			case r = <-results[i]:
-			default:
-				r = scrapeResult{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, duration: time.Since(start).Seconds()}
-			}
-		} else {
-			select {
-			case r = <-results[i]:
-			case <-deadline.C:
-				expired = true
-				select {
-				case r = <-results[i]:
-				default:
-					r = scrapeResult{err: &scrapeError{reasonTimeout, errors.New("abandoned past the deadline")}, duration: time.Since(start).Seconds()}
-				}
+	for _, s := range []string{"_count", "_sum", "_bucket"} {
+		if base, ok := strings.CutSuffix(name, s); ok {
+			if t, ok := types[base]; ok && (t == typeHistogram || (t == typeSummary && s != "_bucket")) {
+				return false
 			}
 		}
-		st.fams, st.err, st.duration = r.fams, r.err, r.duration
-	}
-}
-
-// abandonGrace is how long past its timeout a target's scrape is waited for.
-const abandonGrace = 250 * time.Millisecond
-
-func (c *Collector) selfLabels(st *targetState) []string {
-	l := st.target.Labels
-	engine := l.Engine
-	if engine == "" {
-		engine = st.engine
-	}
-	return []string{st.target.URL, engine, l.Role, l.Namespace, l.Pod, l.Container}
-}
-
-// detectEngine names the engine from the prefix of the page's families.
-func detectEngine(fams []*dto.MetricFamily) string {
-	for _, f := range fams {
-		switch {
-		case strings.HasPrefix(f.GetName(), "sglang:"):
-			return "sglang"
-		case strings.HasPrefix(f.GetName(), "vllm:"):
-			return "vllm"
+		if typ == typeHistogram || (typ == typeSummary && s != "_bucket") {
+			if _, ok := types[name+s]; ok {
+				return false
+			}
 		}
 	}
-	return ""
-}
-
-// fresh reports whether a series is new in this scrape; two targets that
-// would produce the same series (two static targets of one pod without
-// labels that tell them apart) must not fail the whole scrape.
-func (c *Collector) fresh(seen map[uint64]struct{}, name string, labels []string) bool {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(name)
-	for _, v := range labels {
-		h.WriteByte(0xff)
-		h.WriteString(v)
-	}
-	k := h.Sum64()
-	if _, dup := seen[k]; dup {
-		return false
-	}
-	seen[k] = struct{}{}
+	types[name] = typ
 	return true
 }
 
-func (c *Collector) sendNormalised(ch chan<- prometheus.Metric, st *targetState, seen map[uint64]struct{}) {
-	join := st.target.Labels
-	for _, s := range st.norm.normalise(st.fams, &join) {
-		desc := c.descs[s.fam]
-		labels := s.labels[:lExtra]
-		if s.fam.extra != "" {
-			labels = s.labels[:]
-		}
-		if !c.fresh(seen, s.fam.name, labels) {
-			continue
-		}
-		switch s.fam.kind {
-		case kindHistogram:
-			buckets := make(map[float64]uint64, len(s.buckets))
-			for _, b := range s.buckets {
-				buckets[b.upper] = b.count
-			}
-			m, err := prometheus.NewConstHistogram(desc, s.count, s.sum, buckets, labels...)
-			if err == nil {
-				ch <- m
-			}
-		case kindCounter:
-			if m, err := prometheus.NewConstMetric(desc, prometheus.CounterValue, s.value, labels...); err == nil {
-				ch <- m
-			}
-		default:
-			if m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, s.value, labels...); err == nil {
-				ch <- m
-			}
-		}
-	}
+// selfExpo is what a target's self-metrics keep across scrapes: their label
+// pairs (for the engine label they were built with) and last values.
+type selfExpo struct {
+	engine  string
+	built   bool
+	base    []*dto.LabelPair
+	errs    [len(reasons)][]*dto.LabelPair
+	dropped [len(dropReasons)][]*dto.LabelPair
+	renamed [len(renameReasons)][]*dto.LabelPair
+	values  [2 + len(reasons) + len(dropReasons) + len(renameReasons)]valueExpo
 }
 
-// logResult logs a target's failure when it starts or changes and its recovery.
-func (c *Collector) logResult(st *targetState) {
-	msg := ""
-	if st.err != nil {
-		msg = st.err.Error()
+var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "container", "reason"}
+
+// selfMetrics builds the target's up, duration and counters for r; st.mu is held.
+func (c *Collector) selfMetrics(st *targetState, r *result) []prometheus.Metric {
+	e := &st.self
+	if !e.built || e.engine != r.engine {
+		l := st.target.Labels
+		values := []string{st.target.URL, r.engine, l.Role, l.Namespace, l.Pod, l.Container}
+		e.built, e.engine = true, r.engine
+		e.base = labelPairs(selfLabelNames[:6], values)
+		withReason := func(reason string) []*dto.LabelPair {
+			return labelPairs(selfLabelNames, append(append([]string{}, values...), reason))
+		}
+		for i, reason := range reasons {
+			e.errs[i] = withReason(reason)
+		}
+		for i, reason := range dropReasons {
+			e.dropped[i] = withReason(reason)
+		}
+		for i, reason := range renameReasons {
+			e.renamed[i] = withReason(reason)
+		}
 	}
-	last := c.lastLogged[st.target.URL]
-	c.lastLogged[st.target.URL] = msg
+	up := 0.0
+	if r.err == nil {
+		up = 1
+	}
+	ms := make([]valueMetric, 0, len(e.values))
+	add := func(desc *prometheus.Desc, pairs []*dto.LabelPair, vt prometheus.ValueType, v float64) {
+		ms = append(ms, valueMetric{desc: desc, labels: pairs, v: e.values[len(ms)].written(vt, v)})
+	}
+	add(c.upDesc, e.base, prometheus.GaugeValue, up)
+	add(c.durationDesc, e.base, prometheus.GaugeValue, r.duration)
+	for i := range reasons {
+		add(c.errorsDesc, e.errs[i], prometheus.CounterValue, r.errors[i])
+	}
+	for i := range dropReasons {
+		add(c.droppedDesc, e.dropped[i], prometheus.CounterValue, r.dropped[i])
+	}
+	for i := range renameReasons {
+		add(c.renamedDesc, e.renamed[i], prometheus.CounterValue, r.renamed[i])
+	}
+	out := make([]prometheus.Metric, len(ms))
+	for i := range ms {
+		out[i] = &ms[i]
+	}
+	return out
+}
+
+// logChange logs a target's failure when it starts or changes and its
+// recovery; st.mu is held.
+func (c *Collector) logChange(st *targetState, r *result) {
+	msg := ""
+	if r.err != nil {
+		msg = r.err.Error()
+	}
+	last := st.lastMsg
+	st.lastMsg = msg
 	switch {
 	case msg != "" && msg != last:
-		c.logger.Warn("engine target scrape failed", "target", st.target.URL, "err", st.err)
+		c.logger.Warn("engine target scrape failed", "target", st.target.URL, "err", r.err)
 	case msg == "" && last != "":
 		c.logger.Info("engine target recovered", "target", st.target.URL)
-	}
-	if len(c.lastLogged) > 4*len(c.states)+64 {
-		clear(c.lastLogged)
 	}
 }

@@ -609,6 +609,16 @@ func TestReasonsAreDocumentedInHelp(t *testing.T) {
 			t.Errorf("reason %s missing from the help text", r)
 		}
 	}
+	for _, r := range dropReasons {
+		if !strings.Contains(c.droppedDesc.String(), r) {
+			t.Errorf("reason %s missing from the help text", r)
+		}
+	}
+	for _, r := range renameReasons {
+		if !strings.Contains(c.renamedDesc.String(), r) {
+			t.Errorf("reason %s missing from the help text", r)
+		}
+	}
 }
 
 func TestScrapeErrorUnwrap(t *testing.T) {
@@ -616,45 +626,6 @@ func TestScrapeErrorUnwrap(t *testing.T) {
 	err := error(&scrapeError{reasonParse, base})
 	if !errors.Is(err, base) || err.Error() != "parse_error: x" {
 		t.Errorf("scrapeError: %v", err)
-	}
-}
-
-// expfmt's OpenMetrics parser is quadratic in the line length: a page it
-// chews on past the deadline is abandoned, the scrape returns on time, and
-// the target is not scraped again while its parse still runs.
-func TestSlowParseIsAbandoned(t *testing.T) {
-	good := serve(t, textPage(fixture(t, "sglang-unified.txt")))
-	var hits atomic.Int32
-	slowParse := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
-		_, _ = io.WriteString(w, "# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs{model_name=\""+strings.Repeat("m", 1500)+"\"} 1\n# EOF\n")
-	}))
-	longLine := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
-		_, _ = io.WriteString(w, "sglang:num_running_reqs{model_name=\""+strings.Repeat("m", 3000)+"\"} 1\n# EOF\n")
-	}))
-	c := newCollector(t, Config{Timeout: 200 * time.Millisecond, Targets: []Target{
-		{URL: good, Labels: JoinLabels{Pod: "good"}}, {URL: slowParse, Labels: JoinLabels{Pod: "slow"}}, {URL: longLine, Labels: JoinLabels{Pod: "long"}},
-	}})
-	for scrape := 1; scrape <= 2; scrape++ {
-		start := time.Now()
-		mfs := gather(t, c)
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("scrape %d took %s", scrape, d)
-		}
-		if s := one(t, mfs, "llm_engine_up", map[string]string{"pod": "good"}); s.value != 1 {
-			t.Errorf("scrape %d: good target down", scrape)
-		}
-		if s := one(t, mfs, "llm_engine_scrape_errors_total", map[string]string{"pod": "slow", "reason": reasonTimeout}); s.value != float64(scrape) {
-			t.Errorf("scrape %d: slow parse timeouts = %v", scrape, s.value)
-		}
-		if s := one(t, mfs, "llm_engine_scrape_errors_total", map[string]string{"pod": "long", "reason": reasonParse}); s.value != float64(scrape) {
-			t.Errorf("scrape %d: long line parse errors = %v", scrape, s.value)
-		}
-	}
-	if n := hits.Load(); n != 1 {
-		t.Errorf("the slow target was fetched %d times while its first parse still ran", n)
 	}
 }
 

@@ -15,6 +15,10 @@ type Flags struct {
 	fileRefresh *time.Duration
 	timeout     *time.Duration
 	bodyLimit   *units.Base2Bytes
+	sampleLimit *int
+	labelLimit  *int
+	nameLength  *int
+	valueLength *int
 	passthrough *bool
 	kubernetes  *bool
 	nodeName    *string
@@ -34,6 +38,14 @@ func AddFlags(app *kingpin.Application) *Flags {
 			"Per-target scrape timeout.").Default(DefaultTimeout.String()).Duration(),
 		bodyLimit: app.Flag("engine.body-limit",
 			"Largest (decompressed) metrics page read from one target; a larger one counts as too_large.").Default("32MiB").Bytes(),
+		sampleLimit: app.Flag("engine.sample-limit",
+			"Most samples read from one target's page; a larger page counts as sample_limit and serves nothing (0: no limit).").Default(fmt.Sprint(DefaultSampleLimit)).Int(),
+		labelLimit: app.Flag("engine.label-limit",
+			"Most labels (the metric name included) of one series of a target's page; more fails the page as label_limit (0: no limit).").Default(fmt.Sprint(DefaultLabelLimit)).Int(),
+		nameLength: app.Flag("engine.label-name-length-limit",
+			"Longest label name, in bytes, on a target's page; longer fails the page as label_limit (0: no limit).").Default(fmt.Sprint(DefaultLabelNameLength)).Int(),
+		valueLength: app.Flag("engine.label-value-length-limit",
+			"Longest label value, in bytes, on a target's page; longer fails the page as label_limit (0: no limit).").Default(fmt.Sprint(DefaultLabelValueLength)).Int(),
 		passthrough: app.Flag("engine.passthrough",
 			"Also re-export every family of every target under its own name with namespace, pod and container added.").Default("false").Bool(),
 		kubernetes: app.Flag("engine.kubernetes",
@@ -52,6 +64,12 @@ func (f *Flags) Config() (Config, error) {
 		FileRefresh: *f.fileRefresh,
 		Timeout:     *f.timeout,
 		BodyLimit:   int64(*f.bodyLimit),
+		Limits: Limits{
+			Samples:          *f.sampleLimit,
+			Labels:           *f.labelLimit,
+			LabelNameLength:  *f.nameLength,
+			LabelValueLength: *f.valueLength,
+		},
 		Passthrough: *f.passthrough,
 		Kubernetes:  *f.kubernetes,
 		NodeName:    *f.nodeName,
@@ -65,6 +83,9 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if cfg.BodyLimit <= 0 {
 		return cfg, fmt.Errorf("--engine.body-limit must be positive")
+	}
+	if l := cfg.Limits; l.Samples < 0 || l.Labels < 0 || l.LabelNameLength < 0 || l.LabelValueLength < 0 {
+		return cfg, fmt.Errorf("--engine.sample-limit, --engine.label-limit and the label length limits must be 0 (none) or positive")
 	}
 	for _, s := range *f.targets {
 		t, err := ParseTarget(s)

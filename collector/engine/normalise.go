@@ -3,9 +3,6 @@ package engine
 import (
 	"math"
 	"strconv"
-	"strings"
-
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Label positions of a normalised series; the extra label of the family
@@ -35,216 +32,374 @@ type JoinLabels struct {
 	Engine                    string // "sglang" | "vllm"; empty: detected from the page
 }
 
-// bucket is one finite histogram bucket.
-type bucket struct {
-	upper float64
-	count uint64
-}
-
-// series is one normalised series, accumulated from one or more source series.
-type series struct {
+// outSeries is one normalised series of a page.
+type outSeries struct {
 	fam    *family
 	labels [numLabels]string
-	rank   [3]int64 // (tp, pp, ep) of the source series kept
 
-	value   float64 // counter / gauge
-	count   uint64  // histogram
-	sum     float64
-	buckets []bucket
+	value  float64   // counter / gauge
+	count  uint64    // histogram
+	sum    float64   // histogram
+	bounds []float64 // histogram: finite upper bounds, increasing; shared, never written
+	counts []uint64  // histogram: cumulative count of each bound; valid until the next page
+
+	g *group // where the output caches of the series live
 }
 
-// normaliser turns the families of one page into normalised series. It is
-// reused from scrape to scrape of a target; not safe for concurrent use.
+// group is one normalised series across pages: the source series that feed
+// it on the current page, and what its exposition can reuse.
+type group struct {
+	fam    *family
+	labels [numLabels]string // tp_rank left empty: it is not part of the identity
+	epoch  uint32
+	used   uint32
+	dead   bool
+
+	best    [3]int64
+	members []*srcMetric
+
+	// Exposition caches (engine.go).
+	expo groupExpo
+}
+
+// normLink is a source series' cached group for one table row.
+type normLink struct {
+	row int
+	g   *group
+}
+
+// normCache is what the normaliser keeps on a source series.
+type normCache struct {
+	ranked bool
+	rank   [3]int64 // (tp, pp, ep); an unparsable rank sorts after every number
+	tp     string
+	links  []normLink
+}
+
+// normaliser turns the source series of a page into normalised series. It
+// is kept per target; one scrape at a time uses it.
 type normaliser struct {
-	index  map[string]*dto.MetricFamily
-	groups map[string]*series
-	out    []*series
-	key    strings.Builder
+	groups  map[string]*group
+	touched []*group
+	out     []outSeries
+	key     []byte
+	scratch []float64
+	slab    []uint64 // this page's bucket counts, valid until the next page
+
+	// Per page counts.
+	invalid, unmergedBuckets int
 }
 
 func newNormaliser() *normaliser {
-	return &normaliser{index: map[string]*dto.MetricFamily{}, groups: map[string]*series{}}
+	return &normaliser{groups: map[string]*group{}}
 }
 
-// normalise maps the families of one page through the table. Series that
-// differ only by a rank label (tp_rank, pp_rank, moe_ep_rank) are the TP
-// duplicates of one DP group: only the lowest rank's is kept. Series that
-// differ by a label the schema drops are summed. The result is valid until
-// the next call.
-func (n *normaliser) normalise(fams []*dto.MetricFamily, join *JoinLabels) []*series {
-	clear(n.index)
-	clear(n.groups)
-	n.out = n.out[:0]
-	for _, f := range fams {
-		name := f.GetName()
-		n.index[name] = f
-		// OpenMetrics names a counter family without its _total suffix.
-		if f.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(name, "_total") {
-			n.index[name+"_total"] = f
+// rowsOf lists, per source family name, the table rows it can feed.
+var rowsOf = func() map[string][]int {
+	m := map[string][]int{}
+	for i, row := range table {
+		for _, src := range row.sources {
+			m[src] = append(m[src], i)
 		}
 	}
+	return m
+}()
+
+// source finds the family a row's source name stands for on this page: the
+// family of that name, else (OpenMetrics names a counter without its _total)
+// the counter family of the name without _total.
+func (ps *pageState) source(name string) *famEntry {
+	if f := ps.fams[name]; f != nil && f.live(ps.epoch) && len(f.metrics) > 0 {
+		return f
+	}
+	if n := len(name) - len("_total"); n > 0 && name[n:] == "_total" {
+		if f := ps.fams[name[:n]]; f != nil && f.live(ps.epoch) && len(f.metrics) > 0 && f.typ == typeCounter {
+			return f
+		}
+	}
+	return nil
+}
+
+// normalise maps the page through the table. For each row only the first
+// source present on the page is read. Source series that differ only by a
+// rank label (tp_rank, pp_rank, moe_ep_rank) are the TP duplicates of one
+// DP group: only the lowest rank's are kept. Series that differ by a label
+// the schema drops are added up; histograms exactly, on the bounds they all
+// have. The result is valid until the next call.
+func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
+	n.touched = n.touched[:0]
+	n.out = n.out[:0]
+	n.invalid, n.unmergedBuckets = 0, 0
+	n.slab = n.slab[:0]
+	ep := ps.epoch
 	for i := range table {
 		row := &table[i]
-		for _, src := range row.sources {
-			f := n.index[src]
-			if f == nil || !row.out.kind.accepts(f.GetType()) {
+		var f *famEntry
+		var srcName string
+		for _, s := range row.sources {
+			if c := ps.source(s); c != nil && row.out.kind.accepts(c.typ) {
+				f, srcName = c, s
+				break
+			}
+		}
+		if f == nil {
+			continue
+		}
+		for _, s := range f.metrics {
+			if !row.out.kind.accepts(s.typ) || !n.usable(s, ep) {
 				continue
 			}
-			n.addFamily(row, src, f, join)
-			break
+			if row.whereLabel != "" {
+				if v, _ := s.label(row.whereLabel); v != row.whereValue {
+					continue
+				}
+			}
+			g := n.groupOf(i, row, srcName, s, join)
+			if g.epoch != ep {
+				g.epoch = ep
+				g.members = g.members[:0]
+				n.touched = append(n.touched, g)
+			}
+			g.used = ep
+			switch {
+			case len(g.members) == 0 || compareRank(s.norm.rank, g.best) < 0:
+				g.best = s.norm.rank
+				g.members = append(g.members[:0], s)
+			case compareRank(s.norm.rank, g.best) == 0:
+				g.members = append(g.members, s)
+			}
 		}
+	}
+	for _, g := range n.touched {
+		n.out = append(n.out, n.merge(g))
 	}
 	return n.out
 }
 
-func (n *normaliser) addFamily(row *mapping, src string, f *dto.MetricFamily, join *JoinLabels) {
-	engine := join.Engine
-	if engine == "" {
-		engine, _, _ = strings.Cut(src, ":")
+// usable reports whether a source series has a value the normaliser can
+// use; a histogram must be valid (see validHistogram), else it is counted.
+func (n *normaliser) usable(s *srcMetric, ep uint32) bool {
+	if !s.typ.histogramLike() {
+		return s.hasValue
 	}
-	for _, m := range f.Metric {
-		if m == nil {
-			continue
+	if s.checked != ep {
+		s.checked = ep
+		s.valid = validHistogram(s, true)
+		if !s.valid {
+			s.invalid = true
+			n.invalid++
 		}
-		var s series
-		s.fam = row.out
-		s.labels[lEngine] = engine
-		s.labels[lModel] = join.Model
-		s.labels[lRole] = join.Role
-		s.labels[lDPRank] = join.DPRank
-		s.labels[lNamespace] = join.Namespace
-		s.labels[lPod] = join.Pod
-		s.labels[lContainer] = join.Container
-		s.labels[lExtra] = row.extraValue
-		keep := row.whereLabel == ""
-		tp := ""
-		for _, lp := range m.Label {
-			name, value := lp.GetName(), lp.GetValue()
-			switch name {
-			case srcModel:
-				if value != "" {
-					s.labels[lModel] = value
-				}
-			case srcEngineType:
-				if value != "" {
-					s.labels[lRole] = value
-				}
-			case srcDPRank, srcEngineIdx:
-				if value != "" {
-					s.labels[lDPRank] = value
-				}
-			case srcTPRank:
-				tp = value
-				s.rank[0] = parseRank(value)
-			case srcPPRank:
-				s.rank[1] = parseRank(value)
-			case srcEPRank:
-				s.rank[2] = parseRank(value)
-			}
-			if row.extraFrom != "" && name == row.extraFrom {
-				s.labels[lExtra] = value
-			}
-			if name == row.whereLabel && value == row.whereValue {
-				keep = true
-			}
-		}
-		if !keep {
-			continue
-		}
-		if row.out.kind == kindGauge {
-			s.labels[lTPRank] = tp
-		}
-		if !s.read(m) {
-			continue
-		}
-		n.merge(&s)
 	}
+	return s.valid
 }
 
-// read takes the value(s) of a source series; false when it has none usable.
-func (s *series) read(m *dto.Metric) bool {
-	switch s.fam.kind {
-	case kindHistogram:
-		h := m.Histogram
-		if h == nil {
+// maxCount is the largest count a histogram may carry: every integer up to
+// it is exact in a float64.
+const maxCount = 1 << 53
+
+func isCount(v float64) bool { return v >= 0 && v <= maxCount && v == math.Trunc(v) }
+
+// validHistogram sorts the buckets of a source histogram by bound and
+// reports whether it can be served: a _count, and counts that are whole
+// non-negative numbers; cumulative also asks that the buckets never
+// decrease and never exceed the count.
+func validHistogram(s *srcMetric, cumulative bool) bool {
+	sortBounds(s.bounds)
+	if !s.hasCount || !isCount(s.count) {
+		return false
+	}
+	prev := 0.0
+	for _, b := range s.bounds {
+		if math.IsInf(b.at, 0) {
+			continue
+		}
+		if !isCount(b.value) {
 			return false
 		}
-		s.count = h.GetSampleCount()
-		s.sum = h.GetSampleSum()
-		s.buckets = make([]bucket, 0, len(h.Bucket))
-		for _, b := range h.Bucket {
-			ub := b.GetUpperBound()
-			if b == nil || math.IsInf(ub, 0) || math.IsNaN(ub) {
-				continue
-			}
-			// Bounds must increase: a repeated or out-of-order one ("1" after "01") is dropped.
-			if k := len(s.buckets); k > 0 && ub <= s.buckets[k-1].upper {
-				continue
-			}
-			s.buckets = append(s.buckets, bucket{ub, b.GetCumulativeCount()})
-		}
-		return true
-	default:
-		switch {
-		case m.Counter != nil:
-			s.value = m.Counter.GetValue()
-		case m.Gauge != nil:
-			s.value = m.Gauge.GetValue()
-		case m.Untyped != nil:
-			s.value = m.Untyped.GetValue()
-		default:
+		if cumulative && (b.value < prev || b.value > s.count) {
 			return false
 		}
-		return true
+		prev = b.value
 	}
+	return true
 }
 
-// merge adds s to its group: a lower rank replaces, an equal rank adds up
-// (series that differ by a dropped label), a higher rank is a duplicate.
-func (n *normaliser) merge(s *series) {
-	n.key.Reset()
-	n.key.WriteString(s.fam.name)
-	for i, v := range s.labels {
-		if i == lTPRank {
-			continue
+// sortBounds sorts by bound; pages print them in order, so this is one pass.
+func sortBounds(b []bound) {
+	for i := 1; i < len(b); i++ {
+		for j := i; j > 0 && b[j].at < b[j-1].at; j-- {
+			b[j], b[j-1] = b[j-1], b[j]
 		}
-		n.key.WriteByte(0xff)
-		n.key.WriteString(v)
-	}
-	key := n.key.String()
-	g := n.groups[key]
-	if g == nil {
-		c := *s
-		n.groups[key] = &c
-		n.out = append(n.out, &c)
-		return
-	}
-	switch compareRank(s.rank, g.rank) {
-	case -1:
-		*g = *s
-	case 0:
-		g.add(s)
 	}
 }
 
-func (g *series) add(s *series) {
+// groupOf returns the group of source series s under row i, from s's cache
+// when it has it.
+func (n *normaliser) groupOf(i int, row *mapping, srcName string, s *srcMetric, join *JoinLabels) *group {
+	c := &s.norm
+	if !c.ranked {
+		c.ranked = true
+		c.rank = [3]int64{}
+		if v, ok := s.label(srcTPRank); ok {
+			c.tp, c.rank[0] = v, parseRank(v)
+		}
+		if v, ok := s.label(srcPPRank); ok {
+			c.rank[1] = parseRank(v)
+		}
+		if v, ok := s.label(srcEPRank); ok {
+			c.rank[2] = parseRank(v)
+		}
+	}
+	for _, l := range c.links {
+		if l.row == i && !l.g.dead {
+			return l.g
+		}
+	}
+	var labels [numLabels]string
+	labels[lEngine] = join.Engine
+	if labels[lEngine] == "" {
+		labels[lEngine] = srcName[:max(0, indexByte(srcName, ':'))]
+	}
+	labels[lModel] = join.Model
+	labels[lRole] = join.Role
+	labels[lDPRank] = join.DPRank
+	labels[lNamespace] = join.Namespace
+	labels[lPod] = join.Pod
+	labels[lContainer] = join.Container
+	labels[lExtra] = row.extraValue
+	if v, _ := s.label(srcModel); v != "" {
+		labels[lModel] = v
+	}
+	if v, _ := s.label(srcEngineType); v != "" {
+		labels[lRole] = v
+	}
+	// SGLang's dp_rank wins over vLLM's engine index when a page has both.
+	if v, _ := s.label(srcEngineIdx); v != "" {
+		labels[lDPRank] = v
+	}
+	if v, _ := s.label(srcDPRank); v != "" {
+		labels[lDPRank] = v
+	}
+	if row.extraFrom != "" {
+		labels[lExtra], _ = s.label(row.extraFrom)
+	}
+	if row.out.extra == "" {
+		labels[lExtra] = ""
+	}
+	k := append(n.key[:0], byte(familyIndex[row.out]))
+	for _, v := range labels {
+		k = append(k, 0xff)
+		k = append(k, v...)
+	}
+	n.key = k
+	g := n.groups[string(k)]
+	if g == nil || g.dead {
+		g = &group{fam: row.out, labels: labels}
+		n.groups[string(k)] = g
+	}
+	c.links = append(c.links, normLink{i, g})
+	return g
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// familyIndex numbers the families for the group keys.
+var familyIndex = func() map[*family]int {
+	m := map[*family]int{}
+	for i, f := range families {
+		m[f] = i
+	}
+	return m
+}()
+
+// merge computes a group's series from its members: a counter or gauge adds
+// their values up; a histogram keeps only the bounds every member has, and
+// counts the buckets that leaves out.
+func (n *normaliser) merge(g *group) outSeries {
+	o := outSeries{fam: g.fam, labels: g.labels, g: g}
+	first := g.members[0]
+	if g.fam.kind == kindGauge {
+		o.labels[lTPRank] = first.norm.tp
+	}
 	if g.fam.kind != kindHistogram {
-		g.value += s.value
-		return
+		for _, m := range g.members {
+			o.value += m.value
+		}
+		return o
 	}
-	g.count += s.count
-	g.sum += s.sum
-	for _, b := range s.buckets {
-		found := false
-		for i := range g.buckets {
-			if g.buckets[i].upper == b.upper {
-				g.buckets[i].count += b.count
-				found = true
+	bounds := n.scratch[:0]
+	for _, b := range first.bounds {
+		if math.IsInf(b.at, 0) {
+			continue
+		}
+		shared := true
+		for _, m := range g.members[1:] {
+			if !hasBound(m.bounds, b.at) {
+				shared = false
 				break
 			}
 		}
-		if !found {
-			g.buckets = append(g.buckets, b)
+		if shared {
+			bounds = append(bounds, b.at)
+		}
+	}
+	if len(g.members) > 1 {
+		for _, m := range g.members {
+			finite := 0
+			for _, b := range m.bounds {
+				if !math.IsInf(b.at, 0) {
+					finite++
+				}
+			}
+			n.unmergedBuckets += finite - len(bounds)
+		}
+	}
+	n.scratch = bounds
+	o.bounds = g.expo.sharedBounds(bounds)
+	if cap(n.slab)-len(n.slab) < len(o.bounds) {
+		// Earlier series keep the old slab; the next page starts on this one.
+		n.slab = make([]uint64, 0, max(2*cap(n.slab), len(o.bounds), 64))
+	}
+	start := len(n.slab)
+	n.slab = n.slab[:start+len(o.bounds)]
+	o.counts = n.slab[start : start+len(o.bounds) : start+len(o.bounds)]
+	clear(o.counts)
+	for _, m := range g.members {
+		o.count += uint64(m.count)
+		o.sum += m.sum
+		j := 0
+		for _, b := range m.bounds {
+			if j < len(o.bounds) && b.at == o.bounds[j] {
+				o.counts[j] += uint64(b.value)
+				j++
+			}
+		}
+	}
+	return o
+}
+
+func hasBound(b []bound, at float64) bool {
+	for _, x := range b {
+		if x.at == at {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep forgets the groups the last successful page did not feed.
+func (n *normaliser) sweep(ep uint32) {
+	for k, g := range n.groups {
+		if g.used != ep {
+			g.dead = true
+			delete(n.groups, k)
 		}
 	}
 }

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"hash/maphash"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,96 +12,162 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 )
 
-// pageCollector sends what the collector makes of one already-parsed page.
+// streamed is what the collector makes of one page: the target's interned
+// state after the page, and the normalised series.
+type streamed struct {
+	ps   *pageState
+	n    *normaliser
+	out  []outSeries
+	err  error
+	pass []passItem
+	pc   passCounts
+}
+
+// runPage parses and normalises one page as a scrape does, on a target's
+// state (a fresh one when st is nil).
+func runPage(page []byte, format pageFormat, join JoinLabels, lim Limits, prev *streamed) *streamed {
+	s := &streamed{ps: newPageState(), n: newNormaliser()}
+	if prev != nil {
+		s.ps, s.n = prev.ps, prev.n
+	}
+	// The parser may append a newline: give it room, as the fetcher does.
+	b := append(make([]byte, 0, len(page)+1), page...)
+	if s.err = s.ps.parse(context.Background(), b, format, lim); s.err != nil {
+		return s
+	}
+	s.out = s.n.normalise(s.ps, &join)
+	s.n.sweep(s.ps.epoch)
+	s.pass, s.pc = passthrough(s.ps, &join, testSeed, nil)
+	return s
+}
+
+// pageCollector sends what the collector makes of one page.
 type pageCollector struct {
-	c    *Collector
-	st   *targetState
-	fams []*dto.MetricFamily
+	c      *Collector
+	page   []byte
+	format pageFormat
+	join   JoinLabels
 }
 
 func (p pageCollector) Describe(chan<- *prometheus.Desc) {}
 func (p pageCollector) Collect(ch chan<- prometheus.Metric) {
-	seen := map[uint64]struct{}{}
-	p.st.fams = p.fams
-	p.c.sendNormalised(ch, p.st, seen)
-	p.c.sendPassthrough(ch, p.st, seen, map[string]dto.MetricType{})
+	st := &targetState{target: Target{URL: "http://x/metrics", Labels: p.join}, page: newPageState(), norm: newNormaliser()}
+	s := runPage(p.page, p.format, p.join, Limits{}, &streamed{ps: st.page, n: st.norm})
+	if s.err != nil {
+		return
+	}
+	r := &result{norm: p.c.normItems(s.out)}
+	r.pass, _ = passthrough(st.page, &p.join, p.c.seed, nil)
+	_ = p.c.send(context.Background(), ch, []*result{r})
 }
 
 // FuzzNormalise feeds arbitrary pages through the parser, the normaliser and
 // the passthrough. Whatever a page holds, the normalised series are unique,
-// per-request ones carry tp_rank="", histogram buckets are finite and
-// increasing, and the exposition gathers without error.
+// per-request ones carry tp_rank="", histogram buckets are finite,
+// increasing in le and cumulative (never decreasing, never above the
+// count), and the exposition gathers without error.
 func FuzzNormalise(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.txt")
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		// The head of each page: Go's fuzzer crawls on seeds of tens of kilobytes.
-		if len(b) > 600 {
-			b = b[:bytes.LastIndexByte(b[:600], '\n')+1]
-		}
-		f.Add(b)
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed.page, seed.openMetrics)
 	}
-	f.Add([]byte("# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine=\"0\",model_name=\"m\"} 1\nvllm:num_requests_running{engine=\"0\",model_name=\"m\",x=\"y\"} 2\n"))
-	f.Add([]byte("sglang:num_running_reqs{tp_rank=\"x\",dp_rank=\"1\"} 1\nsglang:num_running_reqs{tp_rank=\"-1\",dp_rank=\"1\"} 2\n"))
-	f.Add([]byte("# TYPE sglang:time_to_first_token_seconds histogram\nsglang:time_to_first_token_seconds_bucket{le=\"NaN\"} 1\nsglang:time_to_first_token_seconds_bucket{le=\"+Inf\"} 1\nsglang:time_to_first_token_seconds_count 1\nsglang:time_to_first_token_seconds_sum 1\n"))
+	f.Add([]byte("# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{engine=\"0\",model_name=\"m\"} 1\nvllm:num_requests_running{engine=\"0\",model_name=\"m\",x=\"y\"} 2\n"), false)
+	f.Add([]byte("sglang:num_running_reqs{tp_rank=\"x\",dp_rank=\"1\"} 1\nsglang:num_running_reqs{tp_rank=\"-1\",dp_rank=\"1\"} 2\n"), false)
+	f.Add([]byte("# TYPE sglang:time_to_first_token_seconds histogram\nsglang:time_to_first_token_seconds_bucket{le=\"NaN\"} 1\nsglang:time_to_first_token_seconds_bucket{le=\"+Inf\"} 1\nsglang:time_to_first_token_seconds_count 1\nsglang:time_to_first_token_seconds_sum 1\n"), false)
+	f.Add([]byte("# TYPE sglang:time_to_first_token_seconds histogram\nsglang:time_to_first_token_seconds_bucket{x=\"a\",le=\"0.1\"} 10\nsglang:time_to_first_token_seconds_bucket{x=\"a\",le=\"1\"} 10\nsglang:time_to_first_token_seconds_count{x=\"a\"} 10\nsglang:time_to_first_token_seconds_bucket{x=\"b\",le=\"0.5\"} 1\nsglang:time_to_first_token_seconds_bucket{x=\"b\",le=\"1\"} 1\nsglang:time_to_first_token_seconds_count{x=\"b\"} 1\n"), false)
 
 	c, err := New(Config{Passthrough: true}, quiet)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, page []byte) {
-		// The text format only: the normaliser sees the same families from
-		// either parser, and expfmt's OpenMetrics parser, an ABNF grammar,
-		// is too slow under coverage instrumentation for the fuzzer to move.
-		fams, err := parsePage(bytes.NewReader(page), expfmt.FmtText)
-		if err != nil {
-			return
+	f.Fuzz(func(t *testing.T, page []byte, openMetrics bool) {
+		format := formatText
+		if openMetrics {
+			format = formatOpenMetrics
 		}
 		join := JoinLabels{Namespace: "ns", Pod: "pod", Container: "c", Role: "unified"}
-		n := newNormaliser()
-		seen := map[string]bool{}
-		for _, s := range n.normalise(fams, &join) {
-			key := s.fam.name + "\xff" + strings.Join(s.labels[:], "\xff")
-			if seen[key] {
-				t.Fatalf("duplicate normalised series %q", key)
-			}
-			seen[key] = true
-			if s.fam.kind != kindGauge && s.labels[lTPRank] != "" {
-				t.Fatalf("per-request series %s with tp_rank %q", s.fam.name, s.labels[lTPRank])
-			}
-			if s.labels[lNamespace] != "ns" || s.labels[lPod] != "pod" || s.labels[lContainer] != "c" {
-				t.Fatalf("join labels lost: %v", s.labels)
-			}
-			if s.labels[lEngine] != "sglang" && s.labels[lEngine] != "vllm" {
-				t.Fatalf("engine %q", s.labels[lEngine])
-			}
-			if s.fam.extra == "" && s.labels[lExtra] != "" {
-				t.Fatalf("extra label on %s: %q", s.fam.name, s.labels[lExtra])
-			}
-			for i, b := range s.buckets {
-				if math.IsInf(b.upper, 0) || math.IsNaN(b.upper) {
-					t.Fatalf("bucket bound %v", b.upper)
-				}
-				for _, o := range s.buckets[:i] {
-					if o.upper == b.upper {
-						t.Fatalf("bucket %v twice", b.upper)
-					}
-				}
-			}
+		s := runPage(page, format, join, Limits{}, nil)
+		if s.err != nil {
+			return
 		}
+		checkInvariants(t, s.out)
 		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(pageCollector{c: c, st: &targetState{target: Target{Labels: join}, norm: newNormaliser()}, fams: fams})
+		reg.MustRegister(pageCollector{c: c, page: page, format: format, join: join})
 		if _, err := reg.Gather(); err != nil {
 			t.Fatalf("gather: %v", err)
 		}
 	})
+}
+
+// checkInvariants holds for the normalised series of any page.
+func checkInvariants(t *testing.T, out []outSeries) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, s := range out {
+		key := s.fam.name + "\xff" + strings.Join(append(s.labels[:lTPRank:lTPRank], s.labels[lTPRank+1:]...), "\xff")
+		if seen[key] {
+			t.Fatalf("duplicate normalised series %q", key)
+		}
+		seen[key] = true
+		if s.fam.kind != kindGauge && s.labels[lTPRank] != "" {
+			t.Fatalf("per-request series %s with tp_rank %q", s.fam.name, s.labels[lTPRank])
+		}
+		if s.labels[lNamespace] != "ns" || s.labels[lPod] != "pod" || s.labels[lContainer] != "c" {
+			t.Fatalf("join labels lost: %v", s.labels)
+		}
+		if s.labels[lEngine] != "sglang" && s.labels[lEngine] != "vllm" {
+			t.Fatalf("engine %q", s.labels[lEngine])
+		}
+		if s.fam.extra == "" && s.labels[lExtra] != "" {
+			t.Fatalf("extra label on %s: %q", s.fam.name, s.labels[lExtra])
+		}
+		if len(s.bounds) != len(s.counts) {
+			t.Fatalf("%s: %d bounds, %d counts", s.fam.name, len(s.bounds), len(s.counts))
+		}
+		for i, b := range s.bounds {
+			if math.IsInf(b, 0) || math.IsNaN(b) {
+				t.Fatalf("bucket bound %v", b)
+			}
+			if i > 0 && b <= s.bounds[i-1] {
+				t.Fatalf("%s: bounds not increasing: %v", s.fam.name, s.bounds)
+			}
+			if i > 0 && s.counts[i] < s.counts[i-1] {
+				t.Fatalf("%s: buckets not cumulative: %v %v", s.fam.name, s.bounds, s.counts)
+			}
+			if s.counts[i] > s.count {
+				t.Fatalf("%s: bucket le=%v holds %d, more than the count %d", s.fam.name, b, s.counts[i], s.count)
+			}
+		}
+	}
+}
+
+type fuzzSeed struct {
+	page        []byte
+	openMetrics bool
+}
+
+// fuzzSeeds are the heads of the real-shaped pages of testdata (both engines,
+// every mode), each in the text format and as OpenMetrics.
+func fuzzSeeds(tb testing.TB) []fuzzSeed {
+	files, _ := filepath.Glob("testdata/*.txt")
+	var out []fuzzSeed
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// The head of each page: Go's fuzzer crawls on seeds of tens of kilobytes.
+		head := func(b []byte, n int) []byte {
+			if len(b) > n {
+				b = b[:bytes.LastIndexByte(b[:n], '\n')+1]
+			}
+			return b
+		}
+		out = append(out, fuzzSeed{head(b, 600), false}, fuzzSeed{head(openMetricsOf(b), 500), true})
+	}
+	out = append(out, fuzzSeed{[]byte(openMetricsPage), true})
+	return out
 }
 
 // Every family is fed by some row, and every row's sources are distinct
@@ -130,13 +199,12 @@ func TestTable(t *testing.T) {
 func TestAliasPreference(t *testing.T) {
 	page := "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.5\n" +
 		"# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n"
-	fams, err := parsePage(strings.NewReader(page), expfmt.FmtText)
-	if err != nil {
-		t.Fatal(err)
+	s := runPage([]byte(page), formatText, JoinLabels{}, Limits{}, nil)
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
-	out := newNormaliser().normalise(fams, &JoinLabels{})
-	if len(out) != 1 || out[0].fam != famKVUsage || out[0].value != 0.5 {
-		t.Fatalf("got %+v", out)
+	if len(s.out) != 1 || s.out[0].fam != famKVUsage || s.out[0].value != 0.5 {
+		t.Fatalf("got %+v", s.out)
 	}
 }
 
@@ -150,15 +218,105 @@ sglang:num_retracted_requests_total{model_name="m",tp_rank="1",pp_rank="0"} 100
 sglang:num_retracted_requests_total{model_name="m",tp_rank="0",pp_rank="1"} 200
 sglang:num_retracted_requests_total{model_name="m",tp_rank="0",pp_rank="0"} 3
 `
-	fams, err := parsePage(strings.NewReader(page), expfmt.FmtText)
-	if err != nil {
-		t.Fatal(err)
+	s := runPage([]byte(page), formatText, JoinLabels{}, Limits{}, nil)
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
 	got := map[string]float64{}
-	for _, s := range newNormaliser().normalise(fams, &JoinLabels{}) {
-		got[s.fam.name] = s.value
+	for _, o := range s.out {
+		got[o.fam.name] = o.value
 	}
 	if got["prompt_tokens_total"] != 15 || got["requests_retracted_total"] != 3 {
 		t.Errorf("got %v", got)
 	}
+}
+
+var testSeed = maphash.MakeSeed()
+
+type namedPage struct {
+	name        string
+	page        []byte
+	openMetrics bool
+}
+
+// fuzzSeedsWhole are the real-shaped pages of testdata, whole.
+func fuzzSeedsWhole(tb testing.TB) []namedPage {
+	files, _ := filepath.Glob("testdata/*.txt")
+	var out []namedPage
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, namedPage{filepath.Base(name), b, false})
+		// expfmt's OpenMetrics grammar takes seconds a page (tens under -race): two
+		// pages whole, an SGLang one and a vLLM one with _created and python_*
+		// families; the fuzz seeds have the head of every page as OpenMetrics.
+		if base := filepath.Base(name); base == "sglang-unified.txt" || base == "vllm-v1-dp2.txt" {
+			out = append(out, namedPage{base + " as OpenMetrics", openMetricsOf(b), true})
+		}
+	}
+	return append(out, namedPage{"openMetricsPage", []byte(openMetricsPage), true})
+}
+
+// openMetricsOf renders a prometheus_client text page as prometheus_client's
+// OpenMetrics exposition renders the same registry: a counter family is named
+// without _total, the _created series (a gauge family of their own in the
+// text format) follow each counter and each histogram's _sum, and the page
+// ends with # EOF.
+func openMetricsOf(text []byte) []byte {
+	type block struct {
+		name, help, typ string
+		samples         []string
+	}
+	var blocks []*block
+	for _, line := range strings.Split(strings.TrimSuffix(string(text), "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "# HELP "):
+			name, help, _ := strings.Cut(strings.TrimPrefix(line, "# HELP "), " ")
+			blocks = append(blocks, &block{name: name, help: help})
+		case strings.HasPrefix(line, "# TYPE "):
+			_, typ, _ := strings.Cut(strings.TrimPrefix(line, "# TYPE "), " ")
+			blocks[len(blocks)-1].typ = typ
+		default:
+			blocks[len(blocks)-1].samples = append(blocks[len(blocks)-1].samples, line)
+		}
+	}
+	labelsOf := func(sample string) string {
+		if i := strings.IndexByte(sample, '{'); i >= 0 {
+			return sample[i : strings.LastIndexByte(sample, '}')+1]
+		}
+		return ""
+	}
+	created := map[string]map[string]string{} // family -> labels -> _created line
+	for _, b := range blocks {
+		if base, ok := strings.CutSuffix(b.name, "_created"); ok && b.typ == "gauge" {
+			created[base] = map[string]string{}
+			for _, s := range b.samples {
+				created[base][labelsOf(s)] = s
+			}
+		}
+	}
+	var out strings.Builder
+	for _, b := range blocks {
+		if _, ok := strings.CutSuffix(b.name, "_created"); ok && b.typ == "gauge" {
+			continue
+		}
+		name := b.name
+		if b.typ == "counter" {
+			name = strings.TrimSuffix(name, "_total")
+		}
+		fmt.Fprintf(&out, "# HELP %s %s\n# TYPE %s %s\n", name, b.help, name, b.typ)
+		for _, s := range b.samples {
+			out.WriteString(s + "\n")
+			metric := s[:strings.IndexAny(s, "{ ")]
+			if (b.typ == "counter" && strings.HasSuffix(metric, "_total")) || ((b.typ == "histogram" || b.typ == "summary") && strings.HasSuffix(metric, "_sum")) {
+				if c, ok := created[name][labelsOf(s)]; ok {
+					out.WriteString(c + "\n")
+				}
+			}
+		}
+	}
+	out.WriteString("# EOF\n")
+	return []byte(out.String())
 }

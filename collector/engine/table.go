@@ -1,9 +1,5 @@
 package engine
 
-import (
-	dto "github.com/prometheus/client_model/go"
-)
-
 // kind is what a normalised family is and how it is de-duplicated.
 type kind uint8
 
@@ -112,8 +108,8 @@ var table = []mapping{
 }
 
 // Source labels with a meaning in the schema. Every other source label is
-// dropped and the series that differ only by it are summed (SGLang's custom
-// tokenizer labels, for example).
+// dropped and the series that differ only by it are added up (SGLang's custom
+// tokenizer labels, for example; histograms on the bounds they all have).
 const (
 	srcModel      = "model_name"
 	srcEngineType = "engine_type" // SGLang: unified | prefill | decode
@@ -125,11 +121,11 @@ const (
 )
 
 // accepts reports whether a source family of type t can feed a family of kind k.
-func (k kind) accepts(t dto.MetricType) bool {
+func (k kind) accepts(t famType) bool {
 	switch k {
 	case kindHistogram:
-		return t == dto.MetricType_HISTOGRAM
+		return t == typeHistogram
 	default:
-		return t == dto.MetricType_COUNTER || t == dto.MetricType_GAUGE || t == dto.MetricType_UNTYPED
+		return t == typeCounter || t == typeGauge || t == typeUntyped
 	}
 }

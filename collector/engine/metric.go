@@ -1,0 +1,277 @@
+package engine
+
+import (
+	"hash/maphash"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The collector's series are its own prometheus.Metric types: their label
+// pairs are built once per series and reused by every scrape (the registry
+// treats a written metric's labels as immutable), and one scrape's values
+// are never written again once handed out, so concurrent scrapes can share
+// them.
+
+// valueMetric is a counter, gauge or untyped sample.
+type valueMetric struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	v      valueDTO
+}
+
+// valueDTO is the written form of a value, one of the three set.
+type valueDTO struct {
+	c *dto.Counter
+	g *dto.Gauge
+	u *dto.Untyped
+}
+
+func (m *valueMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *valueMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Counter, out.Gauge, out.Untyped = m.v.c, m.v.g, m.v.u
+	return nil
+}
+
+type counterBox struct {
+	c dto.Counter
+	v float64
+}
+
+type gaugeBox struct {
+	g dto.Gauge
+	v float64
+}
+
+type untypedBox struct {
+	u dto.Untyped
+	v float64
+}
+
+// valueExpo keeps a series' last written value: a value that did not change
+// since the last scrape is written with the same (immutable) message.
+type valueExpo struct {
+	set  bool
+	vt   prometheus.ValueType
+	bits uint64
+	dto  valueDTO
+}
+
+func (e *valueExpo) written(vt prometheus.ValueType, v float64) valueDTO {
+	if e.set && e.vt == vt && e.bits == math.Float64bits(v) {
+		return e.dto
+	}
+	e.set, e.vt, e.bits = true, vt, math.Float64bits(v)
+	switch vt {
+	case prometheus.CounterValue:
+		b := &counterBox{v: v}
+		b.c.Value = &b.v
+		e.dto = valueDTO{c: &b.c}
+	case prometheus.GaugeValue:
+		b := &gaugeBox{v: v}
+		b.g.Value = &b.v
+		e.dto = valueDTO{g: &b.g}
+	default:
+		b := &untypedBox{v: v}
+		b.u.Value = &b.v
+		e.dto = valueDTO{u: &b.u}
+	}
+	return e.dto
+}
+
+// histMetric is a classic histogram, written as built.
+type histMetric struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	h      *dto.Histogram
+}
+
+func (m *histMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *histMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Histogram = m.h
+	return nil
+}
+
+type histBox struct {
+	h     dto.Histogram
+	count uint64
+	sum   float64
+}
+
+type bucketBox struct {
+	b     dto.Bucket
+	at    float64
+	count uint64
+}
+
+// histExpo keeps a histogram's last written form: unchanged, it is written
+// again as is; changed, its unchanged buckets are.
+type histExpo struct {
+	h       *dto.Histogram
+	count   uint64
+	sumBits uint64
+	buckets []*bucketBox
+}
+
+// written returns the histogram (count, sum, finite buckets; +Inf is the
+// count) as a message, sharing what did not change since the last scrape.
+func (e *histExpo) written(count uint64, sum float64, bounds []float64, counts []uint64) *dto.Histogram {
+	if e.h != nil && e.count == count && e.sumBits == math.Float64bits(sum) && len(e.buckets) == len(bounds) {
+		same := true
+		for i, b := range e.buckets {
+			if b.at != bounds[i] || b.count != counts[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return e.h
+		}
+	}
+	hb := &histBox{count: count, sum: sum}
+	hb.h.SampleCount, hb.h.SampleSum = &hb.count, &hb.sum
+	buckets := make([]*bucketBox, len(bounds))
+	ptrs := make([]*dto.Bucket, len(bounds))
+	var fresh []bucketBox
+	for i := range bounds {
+		if i < len(e.buckets) && e.buckets[i].at == bounds[i] && e.buckets[i].count == counts[i] {
+			buckets[i] = e.buckets[i]
+		} else {
+			if fresh == nil {
+				fresh = make([]bucketBox, len(bounds)-i)
+			}
+			b := &fresh[0]
+			fresh = fresh[1:]
+			b.at, b.count = bounds[i], counts[i]
+			b.b.UpperBound, b.b.CumulativeCount = &b.at, &b.count
+			buckets[i] = b
+		}
+		ptrs[i] = &buckets[i].b
+	}
+	if len(ptrs) > 0 {
+		hb.h.Bucket = ptrs
+	}
+	e.h, e.count, e.sumBits, e.buckets = &hb.h, count, math.Float64bits(sum), buckets
+	return e.h
+}
+
+// summaryMetric is a summary (passthrough only), written as built.
+type summaryMetric struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	s      *dto.Summary
+}
+
+func (m *summaryMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *summaryMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	out.Summary = m.s
+	return nil
+}
+
+type summaryBox struct {
+	s     dto.Summary
+	count uint64
+	sum   float64
+}
+
+// summaryDTO builds a summary message.
+func summaryDTO(count uint64, sum float64, quantiles []bound) *dto.Summary {
+	b := &summaryBox{count: count, sum: sum}
+	b.s.SampleCount, b.s.SampleSum = &b.count, &b.sum
+	if n := len(quantiles); n > 0 {
+		qs := make([]dto.Quantile, n)
+		vals := make([]float64, 2*n)
+		ptrs := make([]*dto.Quantile, n)
+		for i, q := range quantiles {
+			vals[2*i], vals[2*i+1] = q.at, q.value
+			qs[i].Quantile, qs[i].Value = &vals[2*i], &vals[2*i+1]
+			ptrs[i] = &qs[i]
+		}
+		b.s.Quantile = ptrs
+	}
+	return &b.s
+}
+
+// labelPairs builds sorted label pairs from names and values.
+func labelPairs(names, values []string) []*dto.LabelPair {
+	pairs := make([]dto.LabelPair, len(names))
+	out := make([]*dto.LabelPair, len(names))
+	for i := range names {
+		pairs[i].Name = &names[i]
+		pairs[i].Value = &values[i]
+		out[i] = &pairs[i]
+	}
+	sort.Slice(out, func(i, j int) bool { return *out[i].Name < *out[j].Name })
+	return out
+}
+
+// seriesHash identifies a series by name and label pairs, for the check that
+// two targets do not send the same one.
+func seriesHash(seed maphash.Seed, name string, pairs []*dto.LabelPair) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(name)
+	for _, p := range pairs {
+		h.WriteByte(0xff)
+		h.WriteString(*p.Name)
+		h.WriteByte(0xfe)
+		h.WriteString(*p.Value)
+	}
+	return h.Sum64()
+}
+
+// groupExpo is what the exposition of one normalised series keeps across
+// scrapes.
+type groupExpo struct {
+	pairs  []*dto.LabelPair
+	tp     string // the tp_rank the pairs were built with
+	hash   uint64
+	bounds []float64
+	value  valueExpo
+	hist   histExpo
+}
+
+// sharedBounds returns the bounds the series had last time when they are
+// the same, so a steady histogram allocates none.
+func (e *groupExpo) sharedBounds(b []float64) []float64 {
+	if len(b) == 0 {
+		return nil
+	}
+	if !slices.Equal(e.bounds, b) {
+		e.bounds = slices.Clone(b)
+	}
+	return e.bounds
+}
+
+// normalisedNames are the label names of a family's series, in the order of
+// outSeries.labels.
+func normalisedNames(f *family) []string {
+	if f.extra == "" {
+		return baseLabelNames
+	}
+	return append(append([]string{}, baseLabelNames...), f.extra)
+}
+
+// pairsOf returns the label pairs of a normalised series from its group's
+// cache, rebuilding them when the kept tp_rank changed.
+func (g *group) pairsOf(o *outSeries, seed maphash.Seed) ([]*dto.LabelPair, uint64) {
+	e := &g.expo
+	if e.pairs == nil || e.tp != o.labels[lTPRank] {
+		names := normalisedNames(g.fam)
+		values := make([]string, len(names))
+		copy(values, o.labels[:len(names)])
+		e.pairs = labelPairs(names, values)
+		e.tp = o.labels[lTPRank]
+		e.hash = seriesHash(seed, "llm_engine_"+g.fam.name, e.pairs)
+	}
+	return e.pairs, e.hash
+}
