@@ -1,7 +1,8 @@
 # Engine collector (collector/engine, docs/metrics-engine.md): the end-to-end test that runs promtool
 # on the exporter's output with passthrough over real-shaped engine pages, and the cost benchmark.
 ENGINE_PROMTOOL := $(TOOLBIN)/promtool
-ENGINE_PROMETHEUS := $(TOOLBIN)/prometheus
+# Built by mk/prometheus-ui.mk (the same server as the stack test and the demo).
+ENGINE_PROMETHEUS := $(TOOLBIN)/prometheus-ui
 
 .PHONY: test-engine-e2e bench-engine
 

@@ -5,7 +5,7 @@
 #    collector, the expfmt path it replaced, textparse.PromParser iterating the same pages, and
 #    reading their bytes alone; time, allocations and bytes per collection, and the ratios.
 # 2. Processes: this exporter, the exporter as it was before the streaming parser (built from
-#    OLD_REV), and a Prometheus server (.cache/bin/prometheus), each fetching the same 8 DP-8
+#    OLD_REV), and a Prometheus server (.cache/bin/prometheus-ui), each fetching the same 8 DP-8
 #    pages every INTERVAL seconds for DURATION seconds (after WARMUP): CPU seconds per minute, CPU
 #    and bytes allocated per engine page, VmRSS and VmHWM at the end. The pages change every value
 #    on every answer (CHANGING=1, the worst case for the exporter, which reuses what did not
@@ -23,7 +23,7 @@ ROUNDS=${ENGINE_COST_ROUNDS:-5}
 GO=${GO:-go}
 ROOT=$(git rev-parse --show-toplevel)
 cd "$ROOT"
-PROMETHEUS=${PROMETHEUS_BIN:-$ROOT/.cache/bin/prometheus}
+PROMETHEUS=${PROMETHEUS_BIN:-$ROOT/.cache/bin/prometheus-ui}
 PAGE=$ROOT/collector/engine/testdata/bench-sglang-decode-dp8.txt
 # The last commit before the streaming parser: the parent of the one that added parse.go.
 OLD_REV=${OLD_REV:-$(git log --diff-filter=A --format=%H -- collector/engine/parse.go | tail -1)^}
@@ -34,7 +34,7 @@ if [ "${PROCESSES_ONLY:-0}" != 1 ]; then
 		sed -n '/one collection/,/streaming \/ bytes alone/p' | sed 's/^        //'
 fi
 
-[ -x "$PROMETHEUS" ] || { echo "no $PROMETHEUS: make .cache/bin/prometheus" >&2; exit 1; }
+[ -x "$PROMETHEUS" ] || { echo "no $PROMETHEUS: make prometheus-ui" >&2; exit 1; }
 tmp=$(mktemp -d)
 pids=()
 cleanup() {

@@ -78,6 +78,7 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ include "llm-node-exporter.bool" (dict "name" "collector.infiniband" "value" $f.collector.infiniband.enabled) }}
 - {{ printf "--collector.infiniband.device-include=%v" ($f.collector.infiniband.deviceInclude) | quote }}
 - {{ printf "--collector.infiniband.device-exclude=%v" ($f.collector.infiniband.deviceExclude) | quote }}
+- {{ printf "--collector.infiniband.read-timeout=%v" ($f.collector.infiniband.readTimeout) | quote }}
 - {{ include "llm-node-exporter.bool" (dict "name" "attribution" "value" $f.attribution.enabled) }}
 - {{ include "llm-node-exporter.bool" (dict "name" "attribution.kubelet" "value" $f.attribution.kubelet) }}
 - {{ printf "--attribution.kubelet-socket=/var/lib/kubelet/pod-resources/%s" .Values.hostPaths.podResourcesSocket | quote }}
@@ -95,6 +96,10 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ printf "--engine.targets-file.refresh-interval=%v" ($e.targetsFileRefreshInterval) | quote }}
 - {{ printf "--engine.timeout=%v" ($e.timeout) | quote }}
 - {{ printf "--engine.body-limit=%v" ($e.bodyLimit) | quote }}
+- {{ printf "--engine.sample-limit=%v" (int64 $e.sampleLimit) | quote }}
+- {{ printf "--engine.label-limit=%v" (int64 $e.labelLimit) | quote }}
+- {{ printf "--engine.label-name-length-limit=%v" (int64 $e.labelNameLengthLimit) | quote }}
+- {{ printf "--engine.label-value-length-limit=%v" (int64 $e.labelValueLengthLimit) | quote }}
 - {{ include "llm-node-exporter.bool" (dict "name" "engine.passthrough" "value" $e.passthrough) }}
 - {{ include "llm-node-exporter.bool" (dict "name" "engine.kubernetes" "value" $e.kubernetes) }}
 {{- /* Empty: the binary reads NODE_NAME, set from the downward API below. */}}
