@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"context"
-	"log/slog"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -461,4 +461,3 @@ func TestPodDecodesAPIJSON(t *testing.T) {
 		t.Errorf("decoded %+v", p)
 	}
 }
-
