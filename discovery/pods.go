@@ -138,6 +138,17 @@ func (p *Pods) ByUID(uid string) (Pod, bool) {
 	return pd, ok
 }
 
+// ByName returns the pod with this namespace and name.
+func (p *Pods) ByName(namespace, name string) (Pod, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pd, ok := p.byKey[namespace+"/"+name]
+	if !ok {
+		return Pod{}, false
+	}
+	return podOf(pd), true
+}
+
 // replace implements store.
 func (p *Pods) replace(items []json.RawMessage) error {
 	pods := make(map[string]*pod, len(items))

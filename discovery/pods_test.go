@@ -205,7 +205,7 @@ func TestPodsByUID(t *testing.T) {
 		t.Fatal("not synced")
 	}
 	pd, ok := p.ByUID("uid-1")
-	if !ok || pd.Namespace != "llm" || pd.Name != "decode-0" || pd.Containers["abc123def4567890"] != "sglang" {
+	if byName, _ := p.ByName("llm", "decode-0"); !ok || pd.Namespace != "llm" || pd.Name != "decode-0" || pd.Containers["abc123def4567890"] != "sglang" || byName.UID != "uid-1" {
 		t.Errorf("ByUID(uid-1) = %+v, %v", pd, ok)
 	}
 	waitFor(t, "the watch", func() bool { return len(api.Stats(fakeapi.Pods).Watches) == 1 })
