@@ -157,8 +157,8 @@ type socket struct {
 
 // parseNetTCP reads the listening sockets of /proc/net/tcp or tcp6:
 //
-//	  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-//	   0: 0100007F:7530 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41234 1 0000000000000000 100 0 0 10 0
+//	sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+//	 0: 0100007F:7530 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41234 1 0000000000000000 100 0 0 10 0
 //
 // The address is hexadecimal in the kernel's byte order of 32-bit words
 // (little-endian on the hosts GPUs run on), the port big-endian hexadecimal.

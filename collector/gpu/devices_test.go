@@ -41,7 +41,9 @@ func migNode(t *testing.T) (*server.Server, func() nvml.GpuInstance) {
 		}
 		id := int(gis[i].Id)
 		return &mock.Device{
-			GetUUIDFunc:          func() (string, nvml.Return) { return fmt.Sprintf("MIG-0000000%d-aaaa-bbbb-cccc-dddddddddddd", id), nvml.SUCCESS },
+			GetUUIDFunc: func() (string, nvml.Return) {
+				return fmt.Sprintf("MIG-0000000%d-aaaa-bbbb-cccc-dddddddddddd", id), nvml.SUCCESS
+			},
 			GetGpuInstanceIdFunc: func() (int, nvml.Return) { return id, nvml.SUCCESS },
 			GetComputeRunningProcessesFunc: func() ([]nvml.ProcessInfo, nvml.Return) {
 				return []nvml.ProcessInfo{{Pid: uint32(5000 + id)}}, nvml.SUCCESS
