@@ -86,6 +86,7 @@ type PodLookup interface {
 	ByUID(uid string) (discovery.Pod, bool)
 	ByName(namespace, name string) (discovery.Pod, bool)
 	Status() discovery.Status
+	WaitSynced(ctx context.Context, timeout time.Duration) bool
 }
 
 // DeviceLookup finds a DRA device by the triple pod-resources names;
@@ -93,6 +94,7 @@ type PodLookup interface {
 type DeviceLookup interface {
 	Device(driver, pool, name string) (discovery.Device, bool)
 	Status() discovery.Status
+	WaitSynced(ctx context.Context, timeout time.Duration) bool
 }
 
 // Workload is the set of labels that ties a device to what uses it. Every
@@ -355,14 +357,54 @@ func (c *Cache) Health() Health {
 func (c *Cache) Run(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
+	// The API server's first lists may come after the first refresh (it
+	// does not wait for them): refresh again as soon as each comes.
+	synced := make(chan struct{}, 2)
+	waitFor := func(w interface {
+		WaitSynced(context.Context, time.Duration) bool
+		Status() discovery.Status
+	}) {
+		if w == nil || w.Status().Synced {
+			return
+		}
+		go func() {
+			if w.WaitSynced(ctx, time.Hour) {
+				synced <- struct{}{}
+			}
+		}()
+	}
+	if c.cfg.Pods != nil {
+		waitFor(c.cfg.Pods)
+	}
+	if c.cfg.Slices != nil {
+		waitFor(c.cfg.Slices)
+	}
+	start := time.Now()
+	c.Refresh(ctx)
+	c.logger.Info("attribution: first refresh done", "took", time.Since(start).Round(time.Millisecond),
+		"gpus", len(c.Snapshot().GPUs()), "failing_sources", c.failingSources())
 	for {
-		c.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-synced:
+		}
+		c.Refresh(ctx)
+	}
+}
+
+// failingSources lists the sources that failed at the last refresh.
+func (c *Cache) failingSources() []string {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	out := []string{}
+	for _, s := range Sources {
+		if c.failing[s] {
+			out = append(out, s)
 		}
 	}
+	return out
 }
 
 // refresh is the state of one Refresh.
@@ -505,7 +547,7 @@ func watchErr(st discovery.Status) error {
 	case !st.Synced && st.LastErr != nil:
 		return fmt.Errorf("not listed yet: %w", st.LastErr)
 	case !st.Synced:
-		return errors.New("not listed yet")
+		return nil // the first list is on its way: not a failure yet
 	case st.Failing:
 		return st.LastErr
 	}

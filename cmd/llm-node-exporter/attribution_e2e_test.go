@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
@@ -191,4 +192,24 @@ func TestKubeletSocketUnderRootfs(t *testing.T) {
 	if v := value(mfs, "llm_rank_info", "pod", "sglang-prefill-0"); v != 1 {
 		t.Errorf("GPU 0 not attributed to its pod through the socket under --path.rootfs")
 	}
+}
+
+// waitAttributed waits for the attribution cache's first refresh, which runs
+// in the background while the exporter already serves: the log says when
+// (never a scrape, which would move the fixture's counters). Every /proc read
+// has a deadline, so it comes within seconds.
+func (e *exporter) waitAttributed(t *testing.T, args []string) {
+	t.Helper()
+	for _, a := range args {
+		if a == "--no-attribution" || strings.HasPrefix(a, "--log.level=") && a != "--log.level=info" && a != "--log.level=debug" {
+			return
+		}
+	}
+	for i := 0; i < 400; i++ {
+		if strings.Contains(e.log.String(), "attribution: first refresh done") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the attribution cache never finished its first refresh:\n%s", e.log)
 }

@@ -137,6 +137,7 @@ func start(t *testing.T, args ...string) *exporter {
 	for i := 0; i < 100; i++ {
 		if resp, err := http.Get(e.url + "/"); err == nil {
 			resp.Body.Close()
+			e.waitAttributed(t, args)
 			return e
 		}
 		time.Sleep(50 * time.Millisecond)
