@@ -212,3 +212,53 @@ func BenchmarkAllocationsOneGPU(b *testing.B) {
 		})
 	}
 }
+
+// pairwiseDedup is the way the exporter de-duplicated the kubelet's reply
+// before (a scan of the holders so far at each insert), kept only to be
+// measured against: BenchmarkDedupVsPairwise.
+func pairwiseDedup(resp *podresourcesv1.ListPodResourcesResponse) map[string][]Container {
+	m := map[string][]Container{}
+	for _, pod := range resp.GetPodResources() {
+		for _, ctr := range pod.GetContainers() {
+			ref := Container{Namespace: pod.GetNamespace(), Pod: pod.GetName(), Container: ctr.GetName()}
+			for _, dev := range ctr.GetDevices() {
+				for _, id := range dev.GetDeviceIds() {
+					if i := strings.Index(id, "::"); i > 0 {
+						id = id[:i]
+					}
+					dup := false
+					for _, have := range m[id] {
+						if have == ref {
+							dup = true
+							break
+						}
+					}
+					if !dup {
+						m[id] = append(m[id], ref)
+					}
+				}
+			}
+		}
+	}
+	return m
+}
+
+// BenchmarkDedupVsPairwise measures the reply's reading side by side with
+// the pairwise de-duplication it replaced (docs/attribution.md).
+func BenchmarkDedupVsPairwise(b *testing.B) {
+	for _, n := range []int{5_000, 20_000} {
+		resp := manyPodsOneGPU(n)
+		b.Run(fmt.Sprint("pairwise/", n), func(b *testing.B) {
+			for b.Loop() {
+				pairwiseDedup(resp)
+			}
+		})
+		b.Run(fmt.Sprint("sets/", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := allocationsOf(context.Background(), resp, DefaultGPUResourcePrefixes); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
