@@ -146,18 +146,52 @@ func TestAttributionDRAEndToEnd(t *testing.T) {
 }
 
 // No device list names a GPU (the kubelet lists nothing): the compute
-// processes' cgroups and the API server's pods attribute them all.
+// processes' cgroups and the API server's pods attribute them all. The
+// decode pod restarted under a new UID keeps its GPUs, with the new UID; the
+// API server down keeps the last good pods and is counted.
 func TestAttributionCgroupPathEndToEnd(t *testing.T) {
-	_, kubeconfig := startE2EAPI(t)
+	api, kubeconfig := startE2EAPI(t)
 	socket := startFakeKubelet(t, nil)
-	e := startGPU(t, "--path.procfs="+engineProc(t), "--attribution.kubelet-socket="+socket, "--collector.gpu.gpm-interval=100ms",
-		"--engine.node-name="+e2eNode, "--engine.kubeconfig="+kubeconfig, "--attribution.pods")
+	proc := engineProc(t)
+	e := startGPU(t, "--path.procfs="+proc, "--attribution.kubelet-socket="+socket, "--collector.gpu.gpm-interval=100ms",
+		"--engine.node-name="+e2eNode, "--engine.kubeconfig="+kubeconfig, "--attribution.pods",
+		"--attribution.label.pod-uid", "--attribution.refresh-interval=200ms")
 	mfs := parse(t, e.scrapeUntil(t, "GPM series and the GPUs attributed", func(mfs map[string]*dto.MetricFamily) bool {
 		return gpmReady(mfs) && value(mfs, "llm_rank_info", "pod", "sglang-decode-0") == 1
 	}))
 	checkPD(t, mfs)
 	if v := value(mfs, "llm_exporter_attribution_refresh_errors_total", "source", "pods"); v != 0 {
 		t.Errorf("pods refresh errors = %v", v)
+	}
+	if v := gpuValue(mfs, "llm_rank_info", 6, "pod_uid", decodeUID); v != 1 {
+		t.Errorf("GPU 6 pod_uid is not the decode pod's")
+	}
+
+	// The decode pod is deleted and created again under its name (a
+	// StatefulSet's): a new UID in the API server and in its cgroups.
+	const newUID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+	api.Delete(fakeapi.Pods, "llm", "sglang-decode-0")
+	api.Put(fakeapi.Pods, fakeapi.NewPod("llm", "sglang-decode-0", newUID, e2eNode, "10.1.0.12", "sglang", decodeCID))
+	for _, pid := range []int{2000, 2001, 4104, 4105, 4106, 4107} {
+		p := filepath.Join(proc, fmt.Sprint(pid), "cgroup")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeAtomic(t, p, strings.ReplaceAll(string(b), decodeUID, newUID))
+	}
+	mfs = parse(t, e.scrapeUntil(t, "the restarted pod's new UID", func(mfs map[string]*dto.MetricFamily) bool {
+		return gpuValue(mfs, "llm_rank_info", 6, "pod_uid", newUID) == 1
+	}))
+	checkPD(t, mfs)
+
+	api.SetDown(true)
+	mfs = parse(t, e.scrapeUntil(t, "the API server's failure counted", func(mfs map[string]*dto.MetricFamily) bool {
+		return value(mfs, "llm_exporter_attribution_refresh_errors_total", "source", "pods") >= 1
+	}))
+	checkPD(t, mfs)
+	if v := gpuValue(mfs, "llm_rank_info", 6, "pod_uid", newUID); v != 1 {
+		t.Errorf("the last good pods were not kept with the API server down")
 	}
 }
 
