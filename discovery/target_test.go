@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,33 +105,41 @@ func TestWatchFile(t *testing.T) {
 		}
 	}
 	write(`[{"targets": ["10.0.0.1:1"], "labels": {"pod": "a"}}]`)
-	got := make(chan []Target, 16)
+	got := make(chan []Target, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
 	go func() { WatchFile(ctx, path, 5*time.Millisecond, quiet, func(t []Target) { got <- t }); close(done) }()
-	write(`[{"targets": ["10.0.0.1:1", "10.0.0.2:2"], "labels": {"pod": "b"}}]`)
-	select {
-	case tg := <-got:
-		if len(tg) != 2 || tg[1].URL != "http://10.0.0.2:2/metrics" || tg[1].Labels.Pod != "b" {
-			t.Errorf("reloaded targets %+v", tg)
+	// rewrite writes content again (padded to a new size, so the change is
+	// seen whenever the watcher took its first look) until update is called
+	// with targets ok accepts; every update must be of a valid file.
+	rewrite := func(what, content string, ok func([]Target) bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for pad := 1; ; pad++ {
+			write(content + strings.Repeat(" ", pad))
+			select {
+			case tg := <-got:
+				if ok(tg) {
+					return
+				}
+				t.Errorf("%s: unexpected targets %+v", what, tg)
+			case <-deadline:
+				t.Fatalf("%s: not reloaded", what)
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the changed file was not reloaded")
 	}
+	rewrite("changed", `[{"targets": ["10.0.0.1:1", "10.0.0.2:2"], "labels": {"pod": "b"}}]`, func(tg []Target) bool {
+		return len(tg) == 2 && tg[1].URL == "http://10.0.0.2:2/metrics" && tg[1].Labels.Pod == "b"
+	})
 	write("[{broken")
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	write(`[{"targets": ["10.0.0.3:3"]}]`)
-	select {
-	case tg := <-got:
-		if len(tg) != 1 || tg[0].URL != "http://10.0.0.3:3/metrics" {
-			t.Errorf("targets after a broken and a vanished file %+v", tg)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the fixed file was not reloaded")
-	}
+	rewrite("fixed", `[{"targets": ["10.0.0.3:3"]}]`, func(tg []Target) bool {
+		return len(tg) == 1 && tg[0].URL == "http://10.0.0.3:3/metrics"
+	})
 	cancel()
 	<-done
 }
