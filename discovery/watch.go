@@ -286,6 +286,7 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 		return rv, 0, err
 	}
 	defer resp.Body.Close()
+	w.succeeded() // the API server accepted the watch: up to date from here on
 	dec := json.NewDecoder(resp.Body)
 	events := 0
 	for {
