@@ -138,8 +138,13 @@ func (f *attributionFlags) newCache(paths collector.Paths, kube *kubernetes, tar
 	return out, nil
 }
 
+// usesPods and usesDRA say whether attribution reads this node's pods and
+// ResourceSlices from the API server.
+func (f *attributionFlags) usesPods() bool { return *f.enabled && *f.pods }
+func (f *attributionFlags) usesDRA() bool  { return *f.enabled && *f.dra }
+
 // needsKubernetes says whether attribution uses the API server.
-func (f *attributionFlags) needsKubernetes() bool { return *f.enabled && (*f.pods || *f.dra) }
+func (f *attributionFlags) needsKubernetes() bool { return f.usesPods() || f.usesDRA() }
 
 // start refreshes the cache in the background from now on (nothing waits for
 // the first refresh: the server serves at once, unattributed series until

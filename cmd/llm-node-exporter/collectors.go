@@ -113,11 +113,14 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 	}
 	var starts []func(context.Context)
 	if kube != nil {
+		// What attribution reads from the API server; engine discovery starts
+		// the pods' watch itself (Start is idempotent).
+		pods, slices := f.attribution.usesPods(), f.attribution.usesDRA()
 		starts = append(starts, func(ctx context.Context) {
-			if f.attribution.needsKubernetes() && *f.attribution.pods {
+			if pods {
 				kube.pods.Start(ctx)
 			}
-			if f.attribution.needsKubernetes() && *f.attribution.dra {
+			if slices {
 				kube.slices.Start(ctx)
 			}
 		})
