@@ -82,7 +82,7 @@ test-go:
 # Collectors and the attribution cache share state between concurrent scrapes
 # and background goroutines: run them under -race.
 test-race:
-	$(GO) test -count=1 -race ./collector/... ./attribution/... ./cmd/...
+	$(GO) test -count=1 -race ./collector/... ./attribution/... ./discovery/... ./cmd/...
 
 # A short fuzz of the sysfs value, process-title and engine-page parsers on every test run, and of
 # the engine collector against expfmt (the differential test); `make fuzz` goes longer.

@@ -3,26 +3,44 @@ package attribution
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llm-node-exporter/llm-node-exporter/discovery"
 )
 
-// Sources of attribution data, as counted in Health.Errors (the lead exports
-// them as llm_exporter_attribution_refresh_errors_total{source}).
+// Sources of attribution data, as counted in Health.Errors (exported as
+// llm_exporter_attribution_refresh_errors_total{source}).
 const (
-	SourceGPU     = "gpu"     // the GPULister (NVML)
-	SourceKubelet = "kubelet" // the pod-resources API
-	SourceProcfs  = "procfs"  // /proc/<pid> of the GPUs' compute processes
-	SourceSysfs   = "sysfs"   // the PCIe tree, for HCA ↔ GPU pairing
+	SourceGPU            = "gpu"            // the GPULister (NVML)
+	SourceKubelet        = "kubelet"        // the pod-resources API
+	SourceProcfs         = "procfs"         // /proc/<pid> of the GPUs' compute processes and of the targets' listeners
+	SourceSysfs          = "sysfs"          // the PCIe tree, for HCA ↔ GPU pairing
+	SourcePods           = "pods"           // this node's pods from the API server (the cgroup path)
+	SourceResourceSlices = "resourceslices" // this node's ResourceSlices from the API server (DRA devices)
 )
 
 // Sources lists every source, for initialising error counters at zero.
-var Sources = []string{SourceGPU, SourceKubelet, SourceProcfs, SourceSysfs}
+var Sources = []string{SourceGPU, SourceKubelet, SourceProcfs, SourceSysfs, SourcePods, SourceResourceSlices}
+
+// Reasons a process reading was missed, as counted in Health.Misses
+// (llm_exporter_attribution_process_read_misses_total{reason}).
+const (
+	// MissTimeout: a read of the process's /proc files did not return in
+	// time, or an earlier one is still blocked; the process is skipped.
+	MissTimeout = "timeout"
+	// MissPartial: a file vanished mid-read (the process or its parent
+	// exiting) or a read of it timed out after others succeeded; the last
+	// complete reading of the same process is kept.
+	MissPartial = "partial"
+)
+
+// MissReasons lists every miss reason.
+var MissReasons = []string{MissTimeout, MissPartial}
 
 // DefaultRefreshInterval is Config.Interval's default.
 const DefaultRefreshInterval = 15 * time.Second
@@ -31,10 +49,18 @@ const DefaultRefreshInterval = 15 * time.Second
 // GPULister.
 type GPU struct {
 	Index    int
-	UUID     string   // GPU-...
-	PCIBusID string   // any spelling: NVML's "00000000:18:00.0" is fine
-	PIDs     []int    // host PIDs of its compute processes
-	MIGUUIDs []string // MIG devices on it, when in MIG mode (optional)
+	UUID     string      // GPU-...
+	PCIBusID string      // any spelling: NVML's "00000000:18:00.0" is fine
+	PIDs     []int       // host PIDs of its compute processes
+	MIGs     []MIGDevice // its MIG devices, as NVML lists them now (MIG mode on)
+}
+
+// MIGDevice is one MIG device of a GPU: created and destroyed at run time
+// under DRA, so listed again at every refresh.
+type MIGDevice struct {
+	UUID        string // MIG-...
+	GPUInstance int    // the GPU instance id (the gpu_instance label of GPM series), -1 when unknown
+	PIDs        []int  // host PIDs of its compute processes
 }
 
 // GPULister lists the node's GPUs. The cache calls it from its refresh
@@ -53,6 +79,22 @@ func (f GPUListerFunc) ListGPUs(ctx context.Context) ([]GPU, error) { return f(c
 // *PodResourcesClient is one.
 type AllocationLister interface {
 	List(ctx context.Context) (Allocations, error)
+}
+
+// PodLookup finds this node's pods by UID or name; *discovery.Pods is one.
+type PodLookup interface {
+	ByUID(uid string) (discovery.Pod, bool)
+	ByName(namespace, name string) (discovery.Pod, bool)
+	Status() discovery.Status
+	WaitSynced(ctx context.Context, timeout time.Duration) bool
+}
+
+// DeviceLookup finds a DRA device by the triple pod-resources names;
+// *discovery.ResourceSlices is one.
+type DeviceLookup interface {
+	Device(driver, pool, name string) (discovery.Device, bool)
+	Status() discovery.Status
+	WaitSynced(ctx context.Context, timeout time.Duration) bool
 }
 
 // Workload is the set of labels that ties a device to what uses it. Every
@@ -75,14 +117,36 @@ func (w Workload) AppendLabels(dst []string) []string {
 	return append(dst, w.Namespace, w.Pod, w.Container, w.Engine, w.Role, w.DPRank, w.TPRank)
 }
 
+// Claim names the ResourceClaim through which a container holds a device
+// (DRA); "" for device-plugin devices.
+type Claim struct{ Namespace, Name string }
+
+// Identity is what ties a device to its pod beyond the workload labels: the
+// pod's UID and the claim (the opt-in pod_uid, claim_namespace, claim_name
+// labels), and the container id the engine processes run in.
+type Identity struct {
+	PodUID      string
+	ContainerID string
+	Claim       Claim
+}
+
 // GPUInfo is a GPU's attribution in a snapshot.
 type GPUInfo struct {
 	Index    int
 	UUID     string
 	PCIBusID string // normalised (0000:18:00.0), "" when NVML's was not a PCI address
 	Workload
-	PodUID      string // from the engine processes' cgroup, when they agree
-	ContainerID string
+	Identity
+}
+
+// MIGInfo is a MIG device's attribution in a snapshot.
+type MIGInfo struct {
+	GPU         int // the parent's index
+	ParentUUID  string
+	UUID        string
+	GPUInstance int // -1 when unknown
+	Workload
+	Identity
 }
 
 // RDMAInfo is an RDMA device's attribution in a snapshot.
@@ -92,19 +156,23 @@ type RDMAInfo struct {
 	GPU        string // paired GPU's index as a label value ("3"), "" when not paired
 	GPUUUID    string
 	Workload
+	Identity
 }
 
 // Snapshot is an immutable view of the attribution at one refresh; lookups
 // are safe from any number of goroutines.
 type Snapshot struct {
-	Time   time.Time // when the refresh that made it finished; zero for the empty snapshot
-	gpus   []GPUInfo // by index
-	rdma   []RDMAInfo
-	byUUID map[string]int
-	byDev  map[string]int
+	Time    time.Time // when the refresh that made it finished; zero for the empty snapshot
+	gpus    []GPUInfo // by index
+	migs    []MIGInfo // by parent index, then GPU instance
+	rdma    []RDMAInfo
+	targets map[string]discovery.Labels // engine target URL → labels from its listener
+	byUUID  map[string]int
+	byMIG   map[string]int
+	byDev   map[string]int
 }
 
-var emptySnapshot = &Snapshot{byUUID: map[string]int{}, byDev: map[string]int{}}
+var emptySnapshot = &Snapshot{byUUID: map[string]int{}, byMIG: map[string]int{}, byDev: map[string]int{}}
 
 // GPU returns the attribution of a GPU by UUID.
 func (s *Snapshot) GPU(uuid string) (GPUInfo, bool) {
@@ -113,6 +181,15 @@ func (s *Snapshot) GPU(uuid string) (GPUInfo, bool) {
 		return GPUInfo{}, false
 	}
 	return s.gpus[i], true
+}
+
+// MIG returns the attribution of a MIG device by UUID.
+func (s *Snapshot) MIG(uuid string) (MIGInfo, bool) {
+	i, ok := s.byMIG[uuid]
+	if !ok {
+		return MIGInfo{}, false
+	}
+	return s.migs[i], true
 }
 
 // RDMA returns the attribution of an RDMA device (mlx5_0) by name.
@@ -124,8 +201,18 @@ func (s *Snapshot) RDMA(device string) (RDMAInfo, bool) {
 	return s.rdma[i], true
 }
 
+// Target returns the labels learnt for an engine target from the process
+// listening on its port.
+func (s *Snapshot) Target(url string) (discovery.Labels, bool) {
+	l, ok := s.targets[url]
+	return l, ok
+}
+
 // GPUs returns every GPU, by index (a copy: for llm_rank_info).
 func (s *Snapshot) GPUs() []GPUInfo { return append([]GPUInfo(nil), s.gpus...) }
+
+// MIGs returns every MIG device (a copy: for llm_mig_rank_info).
+func (s *Snapshot) MIGs() []MIGInfo { return append([]MIGInfo(nil), s.migs...) }
 
 // RDMADevices returns every RDMA device, by name (a copy).
 func (s *Snapshot) RDMADevices() []RDMAInfo { return append([]RDMAInfo(nil), s.rdma...) }
@@ -135,7 +222,29 @@ type Config struct {
 	Sysfs    string        // sysfs root, e.g. /sys or /host/sys
 	Procfs   string        // the host's procfs root, e.g. /proc (needs hostPID) or /host/proc
 	Interval time.Duration // refresh interval; 0 means DefaultRefreshInterval
-	Logger   *slog.Logger  // nil: discard
+	// ProcReadTimeout bounds each read of a /proc file (0:
+	// DefaultProcReadTimeout).
+	ProcReadTimeout time.Duration
+	Logger          *slog.Logger // nil: discard
+	// Pods, when set, names the pod of a cgroup's pod UID: the path that
+	// attributes a GPU no device list names. nil: that path only joins by
+	// container id what the device lists already name.
+	Pods PodLookup
+	// Slices, when set, resolves the devices of DRA claims through the
+	// ResourceSlices of Drivers.
+	Slices  DeviceLookup
+	Drivers []DRADriver
+	// Targets are engine target URLs to label from the process listening
+	// on their port (static targets without pod labels).
+	Targets []string
+	// Labels selects the opt-in labels.
+	Labels LabelOptions
+}
+
+// LabelOptions are the opt-in labels of GPU, port and rank series.
+type LabelOptions struct {
+	PodUID bool // pod_uid, for joins with kubelet / cAdvisor series
+	Claim  bool // claim_namespace, claim_name: the DRA ResourceClaim holding the device
 }
 
 // Health is the cache's own state, for the exporter's self-metrics.
@@ -146,15 +255,25 @@ type Health struct {
 	LastSuccess time.Time
 	// LastRefresh is when the last refresh finished, successful or not.
 	LastRefresh time.Time
+	// Refreshes counts finished refreshes.
+	Refreshes uint64
 	// Errors counts refreshes in which a source failed, by source (every
 	// name of Sources is present). A refresh counts at most one error per
 	// source.
 	Errors map[string]uint64
+	// Misses counts process readings missed, by reason (every name of
+	// MissReasons is present): one per process per refresh.
+	Misses map[string]uint64
+	// Disagreements counts devices, per refresh, whose device list (device
+	// plugin or DRA) and compute processes' cgroups name different pods:
+	// such a device gets no pod labels.
+	Disagreements uint64
 }
 
-// Cache holds the attribution of GPUs and RDMA devices, refreshed in the
-// background by Run (or by Refresh), read by the collectors at scrape time
-// through Snapshot, GPUAttributor and PortAttributor without blocking.
+// Cache holds the attribution of GPUs, MIG devices, RDMA devices and engine
+// targets, refreshed in the background by Run (or by Refresh), read by the
+// collectors at scrape time through Snapshot and the adapters without
+// blocking.
 //
 // A source that fails keeps its last good data in use (a kubelet that is
 // down leaves the pods as they were at its last answer) and counts an error.
@@ -173,6 +292,7 @@ type Cache struct {
 	lastAlloc Allocations
 	lastPair  []RDMADevice
 	lastProcs map[int]Process
+	listeners *listenerIndex
 	failing   map[string]bool // sources that failed at the last refresh, for logging transitions
 
 	healthMu sync.Mutex
@@ -181,8 +301,7 @@ type Cache struct {
 
 // New makes a cache. gpus may be nil (no GPUs: RDMA devices are listed,
 // unpaired); kubelet may be nil (no pod-resources: namespace/pod/container
-// only from what processes reveal, i.e. ""). Nothing is read until Refresh
-// or Run.
+// only from what processes reveal). Nothing is read until Refresh or Run.
 func New(cfg Config, gpus GPULister, kubelet AllocationLister) *Cache {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultRefreshInterval
@@ -191,10 +310,15 @@ func New(cfg Config, gpus GPULister, kubelet AllocationLister) *Cache {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{cfg: cfg, gpus: gpus, kubelet: kubelet, logger: logger, now: time.Now, lastProcs: map[int]Process{}, failing: map[string]bool{}}
+	c := &Cache{cfg: cfg, gpus: gpus, kubelet: kubelet, logger: logger, now: time.Now, lastProcs: map[int]Process{},
+		listeners: newListenerIndex(), failing: map[string]bool{}}
 	c.health.Errors = make(map[string]uint64, len(Sources))
 	for _, s := range Sources {
 		c.health.Errors[s] = 0
+	}
+	c.health.Misses = make(map[string]uint64, len(MissReasons))
+	for _, r := range MissReasons {
+		c.health.Misses[r] = 0
 	}
 	c.snap.Store(emptySnapshot)
 	return c
@@ -220,46 +344,102 @@ func (c *Cache) Health() Health {
 	for k, v := range c.health.Errors {
 		h.Errors[k] = v
 	}
+	h.Misses = make(map[string]uint64, len(c.health.Misses))
+	for k, v := range c.health.Misses {
+		h.Misses[k] = v
+	}
 	return h
 }
 
-// Run refreshes now and then every interval until ctx is done.
+// Run refreshes now and then every interval until ctx is done. It is meant
+// to run in its own goroutine: nothing waits for the first refresh, the
+// collectors serve unattributed series until it is done.
 func (c *Cache) Run(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
+	// The API server's first lists may come after the first refresh (it
+	// does not wait for them): refresh again as soon as each comes.
+	synced := make(chan struct{}, 2)
+	waitFor := func(w interface {
+		WaitSynced(context.Context, time.Duration) bool
+		Status() discovery.Status
+	}) {
+		if w == nil || w.Status().Synced {
+			return
+		}
+		go func() {
+			if w.WaitSynced(ctx, time.Hour) {
+				synced <- struct{}{}
+			}
+		}()
+	}
+	if c.cfg.Pods != nil {
+		waitFor(c.cfg.Pods)
+	}
+	if c.cfg.Slices != nil {
+		waitFor(c.cfg.Slices)
+	}
+	start := time.Now()
+	c.Refresh(ctx)
+	c.logger.Info("attribution: first refresh done", "took", time.Since(start).Round(time.Millisecond),
+		"gpus", len(c.Snapshot().GPUs()), "failing_sources", c.failingSources())
 	for {
-		c.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-synced:
+		}
+		c.Refresh(ctx)
+	}
+}
+
+// failingSources lists the sources that failed at the last refresh.
+func (c *Cache) failingSources() []string {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	out := []string{}
+	for _, s := range Sources {
+		if c.failing[s] {
+			out = append(out, s)
 		}
 	}
+	return out
+}
+
+// refresh is the state of one Refresh.
+type refresh struct {
+	ctx    context.Context
+	c      *Cache
+	failed map[string]bool
+	misses map[string]uint64
+}
+
+func (r *refresh) fail(source string, err error, msg string, args ...any) {
+	if r.ctx.Err() != nil {
+		return // shutting down: not the source's fault
+	}
+	level := slog.LevelDebug
+	if !r.c.failing[source] && !r.failed[source] {
+		level = slog.LevelWarn // log a source's first failure loudly, repeats quietly
+	}
+	r.failed[source] = true
+	r.c.logger.Log(r.ctx, level, msg, append(args, "source", source, "err", err)...)
 }
 
 // Refresh reads every source once and publishes a new snapshot. Sources
 // that fail are counted and replaced by their last good data. It never
-// blocks longer than the slowest source's own timeout (the kubelet's).
+// blocks longer than the slowest source's own timeout: the kubelet's call,
+// and each /proc read's deadline.
 func (c *Cache) Refresh(ctx context.Context) {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
-	failed := map[string]bool{}
-	fail := func(source string, err error, msg string, args ...any) {
-		if ctx.Err() != nil {
-			return // shutting down: not the source's fault
-		}
-		level := slog.LevelDebug
-		if !c.failing[source] && !failed[source] {
-			level = slog.LevelWarn // log a source's first failure loudly, repeats quietly
-		}
-		failed[source] = true
-		c.logger.Log(ctx, level, msg, append(args, "source", source, "err", err)...)
-	}
+	r := &refresh{ctx: ctx, c: c, failed: map[string]bool{}, misses: map[string]uint64{}}
 
 	if c.gpus != nil {
 		gpus, err := c.gpus.ListGPUs(ctx)
 		if err != nil {
-			fail(SourceGPU, err, "attribution: listing GPUs failed, keeping the last list")
+			r.fail(SourceGPU, err, "attribution: listing GPUs failed, keeping the last list")
 		} else {
 			c.lastGPUs = gpus
 		}
@@ -267,43 +447,53 @@ func (c *Cache) Refresh(ctx context.Context) {
 	if c.kubelet != nil {
 		alloc, err := c.kubelet.List(ctx)
 		if err != nil {
-			fail(SourceKubelet, err, "attribution: kubelet pod-resources failed, keeping the last allocations")
+			r.fail(SourceKubelet, err, "attribution: kubelet pod-resources failed, keeping the last allocations")
 		} else {
 			c.lastAlloc = alloc
 		}
 	}
+	if c.cfg.Pods != nil {
+		if err := watchErr(c.cfg.Pods.Status()); err != nil {
+			r.fail(SourcePods, err, "attribution: this node's pods are not up to date, keeping the last ones")
+		}
+	}
+	if c.cfg.Slices != nil && len(c.lastAlloc.DRA) > 0 {
+		if err := watchErr(c.cfg.Slices.Status()); err != nil {
+			r.fail(SourceResourceSlices, err, "attribution: this node's ResourceSlices are not up to date, keeping the last ones")
+		}
+	}
 
-	// Processes.
+	// Processes: the GPUs' and MIG devices' compute processes, and the
+	// processes listening on the targets' ports.
 	if c.procs == nil && c.cfg.Procfs != "" {
-		pr, err := NewProcReader(c.cfg.Procfs)
+		pr, err := NewProcReader(c.cfg.Procfs, c.cfg.ProcReadTimeout)
 		if err != nil {
-			fail(SourceProcfs, err, "attribution: procfs not available")
+			r.fail(SourceProcfs, err, "attribution: procfs not available")
 		} else {
 			c.procs = pr
 		}
 	}
 	procs := make(map[int]Process)
+	var targetPIDs map[string]int
 	if c.procs != nil {
 		for _, g := range c.lastGPUs {
 			for _, pid := range g.PIDs {
-				if _, done := procs[pid]; done {
-					continue
+				c.inspect(r, pid, procs)
+			}
+			for _, m := range g.MIGs {
+				for _, pid := range m.PIDs {
+					c.inspect(r, pid, procs)
 				}
-				p, err := c.procs.Inspect(pid)
-				if err != nil {
-					// A process read before that is gone now has exited since
-					// NVML listed it: not an error. Its last reading stays
-					// while NVML still lists it.
-					last, had := c.lastProcs[pid]
-					if !had || !errors.Is(err, fs.ErrNotExist) {
-						fail(SourceProcfs, err, "attribution: reading a process failed", "pid", pid)
-					}
-					if had {
-						procs[pid] = last
-					}
-					continue
-				}
-				procs[pid] = p
+			}
+		}
+		if len(c.cfg.Targets) > 0 {
+			var err error
+			targetPIDs, err = c.listeners.resolve(c.cfg.Procfs, c.cfg.Targets)
+			if err != nil {
+				r.fail(SourceProcfs, err, "attribution: reading the listening sockets failed")
+			}
+			for _, pid := range targetPIDs {
+				c.inspect(r, pid, procs)
 			}
 		}
 	}
@@ -317,177 +507,88 @@ func (c *Cache) Refresh(ctx context.Context) {
 	if c.cfg.Sysfs != "" {
 		pair, err := PairRDMADevices(c.cfg.Sysfs, busIDs)
 		if err != nil {
-			fail(SourceSysfs, err, "attribution: reading the PCIe topology failed, keeping the last pairing")
+			r.fail(SourceSysfs, err, "attribution: reading the PCIe topology failed, keeping the last pairing")
 		} else {
 			c.lastPair = pair
 		}
 	}
 
-	snap := c.build(procs)
+	b := c.newBuilder(procs)
+	snap := b.build(targetPIDs)
 	snap.Time = c.now()
 	c.snap.Store(snap)
 
 	for _, src := range Sources {
-		if c.failing[src] && !failed[src] {
+		if c.failing[src] && !r.failed[src] {
 			c.logger.Info("attribution: source recovered", "source", src)
 		}
 	}
-	c.failing = failed
+	c.failing = r.failed
 
 	c.healthMu.Lock()
 	c.health.LastRefresh = snap.Time
-	if len(failed) == 0 && ctx.Err() == nil {
+	c.health.Refreshes++
+	if len(r.failed) == 0 && ctx.Err() == nil {
 		c.health.LastSuccess = snap.Time
 	}
-	for s := range failed {
+	for s := range r.failed {
 		c.health.Errors[s]++
 	}
+	for k, n := range r.misses {
+		c.health.Misses[k] += n
+	}
+	c.health.Disagreements += uint64(b.disagreements)
 	c.healthMu.Unlock()
 }
 
-// build joins the last good data of every source into a snapshot.
-func (c *Cache) build(procs map[int]Process) *Snapshot {
-	s := &Snapshot{byUUID: map[string]int{}, byDev: map[string]int{}}
-	gpus := append([]GPU(nil), c.lastGPUs...)
-	sort.SliceStable(gpus, func(i, j int) bool { return gpus[i].Index < gpus[j].Index })
-
-	// Containers learnt from GPUs whose kubelet allocation and engine
-	// processes both name exactly one container: the container id then
-	// identifies that container on GPUs the kubelet did not allocate.
-	byContainerID := map[string]Container{}
-	type pending struct {
-		info GPUInfo
-		ctr  []Container
+// watchErr says why a list+watch is not up to date, or nil.
+func watchErr(st discovery.Status) error {
+	switch {
+	case !st.Synced && st.LastErr != nil:
+		return fmt.Errorf("not listed yet: %w", st.LastErr)
+	case !st.Synced:
+		return nil // the first list is on its way: not a failure yet
+	case st.Failing:
+		return st.LastErr
 	}
-	work := make([]pending, 0, len(gpus))
-	for _, g := range gpus {
-		info := GPUInfo{Index: g.Index, UUID: g.UUID}
-		info.PCIBusID, _ = NormalisePCIAddress(g.PCIBusID)
-		ctrs := c.lastAlloc.GPUs[g.UUID]
-		for _, mig := range g.MIGUUIDs {
-			ctrs = mergeContainers(ctrs, c.lastAlloc.GPUs[mig])
-		}
-		if len(ctrs) == 1 {
-			info.Namespace, info.Pod, info.Container = ctrs[0].Namespace, ctrs[0].Pod, ctrs[0].Container
-		}
-		ps := make([]Process, 0, len(g.PIDs))
-		for _, pid := range g.PIDs {
-			ps = append(ps, procs[pid])
-		}
-		mergeProcesses(&info, ps)
-		if len(ctrs) == 1 && info.ContainerID != "" {
-			byContainerID[info.ContainerID] = ctrs[0]
-		}
-		work = append(work, pending{info, ctrs})
-	}
-	for _, w := range work {
-		if len(w.ctr) == 0 && w.info.ContainerID != "" {
-			if ctr, ok := byContainerID[w.info.ContainerID]; ok {
-				w.info.Namespace, w.info.Pod, w.info.Container = ctr.Namespace, ctr.Pod, ctr.Container
-			}
-		}
-		s.byUUID[w.info.UUID] = len(s.gpus)
-		s.gpus = append(s.gpus, w.info)
-	}
-
-	byBus := map[string]int{}
-	for i, g := range s.gpus {
-		if g.PCIBusID != "" {
-			byBus[g.PCIBusID] = i
-		}
-	}
-	// RDMA devices allocated to containers by PCI address (SR-IOV VFs).
-	direct := map[string][]Container{}
-	if len(c.lastAlloc.PCI) > 0 && c.cfg.Sysfs != "" {
-		addrs := make([]string, 0, len(c.lastAlloc.PCI))
-		for a := range c.lastAlloc.PCI {
-			addrs = append(addrs, a)
-		}
-		sort.Strings(addrs)
-		for _, a := range addrs {
-			for _, dev := range RDMADevicesForPCI(c.cfg.Sysfs, a) {
-				direct[dev] = mergeContainers(direct[dev], c.lastAlloc.PCI[a])
-			}
-		}
-	}
-	for _, d := range c.lastPair {
-		r := RDMAInfo{Device: d.Name, PCIAddress: d.PCIAddress}
-		var gpu *GPUInfo
-		if i, ok := byBus[d.GPUBusID]; ok && d.GPUBusID != "" {
-			gpu = &s.gpus[i]
-			r.GPU, r.GPUUUID = strconv.Itoa(gpu.Index), gpu.UUID
-		}
-		switch ctrs, allocated := direct[d.Name]; {
-		case allocated && len(ctrs) == 1:
-			r.Namespace, r.Pod, r.Container = ctrs[0].Namespace, ctrs[0].Pod, ctrs[0].Container
-			if gpu != nil && gpu.Namespace == r.Namespace && gpu.Pod == r.Pod && gpu.Container == r.Container {
-				r.Workload = gpu.Workload
-			}
-		case allocated:
-			// Held by several containers: no workload labels.
-		case gpu != nil:
-			r.Workload = gpu.Workload
-		}
-		s.byDev[r.Device] = len(s.rdma)
-		s.rdma = append(s.rdma, r)
-	}
-	return s
+	return nil
 }
 
-// mergeProcesses sets the engine fields of info from the GPU's compute
-// processes. Processes that /proc says nothing about are ignored. When the
-// remaining ones live in more than one container, the GPU is shared by
-// different workloads and nothing is set; otherwise each field is set when
-// every process that knows it agrees, and "" on any disagreement.
-func mergeProcesses(info *GPUInfo, ps []Process) {
-	var known []Process
-	for _, p := range ps {
-		if p.Engine != "" || p.PodUID != "" {
-			known = append(known, p)
-		}
-	}
-	if len(known) == 0 {
+// inspect reads one process into procs (once per refresh). A process that
+// cannot be read keeps its last reading while it is listed: one that
+// exited since NVML listed it is not counted; one whose reads do not return
+// in time is skipped and counted; an incomplete reading (a file vanished
+// mid-read) of a process still there keeps the last complete reading of that
+// same process (same start time), and is counted.
+func (c *Cache) inspect(r *refresh, pid int, procs map[int]Process) {
+	if _, done := procs[pid]; done {
 		return
 	}
-	for _, p := range known[1:] {
-		if p.PodUID != known[0].PodUID || p.ContainerID != known[0].ContainerID {
-			return
+	last, had := c.lastProcs[pid]
+	p, err := c.procs.Inspect(pid)
+	switch {
+	case err != nil && errors.Is(err, ErrReadStuck):
+		r.misses[MissTimeout]++
+		r.fail(SourceProcfs, err, "attribution: a process's /proc files do not answer; skipping it", "pid", pid)
+		if had {
+			procs[pid] = last
 		}
+	case err != nil:
+		if !had || !errors.Is(err, fs.ErrNotExist) {
+			r.fail(SourceProcfs, err, "attribution: reading a process failed", "pid", pid)
+		}
+		if had {
+			procs[pid] = last
+		}
+	case p.Incomplete:
+		r.misses[MissPartial]++
+		c.logger.Debug("attribution: incomplete reading of a process", "pid", pid, "err", p.Missed)
+		if had && last.StartTime == p.StartTime && !last.Incomplete {
+			procs[pid] = last
+		} else {
+			procs[pid] = p
+		}
+	default:
+		procs[pid] = p
 	}
-	info.PodUID, info.ContainerID = known[0].PodUID, known[0].ContainerID
-	agree := func(get func(Process) string) string {
-		v := ""
-		for _, p := range known {
-			switch x := get(p); {
-			case x == "":
-			case v == "":
-				v = x
-			case v != x:
-				return ""
-			}
-		}
-		return v
-	}
-	info.Engine = agree(func(p Process) string { return p.Engine })
-	info.Role = agree(func(p Process) string { return p.Role })
-	info.DPRank = agree(func(p Process) string { return p.DPRank })
-	info.TPRank = agree(func(p Process) string { return p.TPRank })
-}
-
-func mergeContainers(a, b []Container) []Container {
-	out := append([]Container(nil), a...)
-	for _, x := range b {
-		dup := false
-		for _, y := range out {
-			if x == y {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, x)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return lessContainer(out[i], out[j]) })
-	return out
 }

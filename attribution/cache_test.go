@@ -27,6 +27,7 @@ const (
 type fakeGPUs struct {
 	mu   sync.Mutex
 	pids [8][]int
+	migs [8][]MIGDevice
 	err  error
 }
 
@@ -38,9 +39,16 @@ func (f *fakeGPUs) ListGPUs(context.Context) ([]GPU, error) {
 	}
 	out := make([]GPU, 8)
 	for i := range out {
-		out[i] = GPU{Index: i, UUID: fixtureUUIDs[i], PCIBusID: fixtureGPUs[i], PIDs: append([]int(nil), f.pids[i]...)}
+		out[i] = GPU{Index: i, UUID: fixtureUUIDs[i], PCIBusID: fixtureGPUs[i], PIDs: append([]int(nil), f.pids[i]...),
+			MIGs: append([]MIGDevice(nil), f.migs[i]...)}
 	}
 	return out, nil
+}
+
+func (f *fakeGPUs) setMIGs(i int, migs ...MIGDevice) {
+	f.mu.Lock()
+	f.migs[i] = migs
+	f.mu.Unlock()
 }
 
 func (f *fakeGPUs) set(i int, pids ...int) {
@@ -101,7 +109,7 @@ func pdWant() ([]GPUInfo, []RDMAInfo) {
 	var rdma []RDMAInfo
 	for i := range 8 {
 		rdma = append(rdma, RDMAInfo{Device: "mlx5_" + strconv.Itoa(i), PCIAddress: "0000:" + hcaBus[i] + ":00.0",
-			GPU: strconv.Itoa(i), GPUUUID: fixtureUUIDs[i], Workload: gpus[i].Workload})
+			GPU: strconv.Itoa(i), GPUUUID: fixtureUUIDs[i], Workload: gpus[i].Workload, Identity: gpus[i].Identity})
 	}
 	// The RoCE functions are allocated by PCI address, with no GPU under their switch.
 	rdma = append(rdma,

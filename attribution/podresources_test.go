@@ -111,7 +111,7 @@ func TestPodResourcesList(t *testing.T) {
 	}
 	prefill := []Container{{"llm", "ds-prefill-0", "sglang"}}
 	decode := []Container{{"llm", "ds-decode-0", "sglang"}}
-	want := Allocations{GPUs: map[string][]Container{}, PCI: map[string][]Container{
+	want := Allocations{DRA: []ClaimDevice{}, GPUs: map[string][]Container{}, PCI: map[string][]Container{
 		"0000:a1:00.0": prefill,
 		"0000:a1:00.1": decode,
 	}}
@@ -138,7 +138,7 @@ func TestAllocationsSharedAndMIG(t *testing.T) {
 			{Name: "c", Devices: []*podresourcesv1.ContainerDevices{devs("nvidia.com/gpu.shared", "GPU-aaaa::2")}},
 		}},
 	}}
-	a := allocationsOf(resp, []string{"nvidia.com/gpu", "nvidia.com/mig-"})
+	a, _ := allocationsOf(context.Background(), resp, []string{"nvidia.com/gpu", "nvidia.com/mig-"})
 	want := map[string][]Container{
 		"GPU-aaaa": {{"ns", "a", "c"}, {"ns", "b", "c"}},
 		"MIG-1111": {{"ns", "a", "c"}},
@@ -147,7 +147,7 @@ func TestAllocationsSharedAndMIG(t *testing.T) {
 		t.Errorf("GPUs = %v; want %v", a.GPUs, want)
 	}
 	// Only exact nvidia.com/gpu: the MIG resource is not selected.
-	a = allocationsOf(resp, []string{"nvidia.com/gpu"})
+	a, _ = allocationsOf(context.Background(), resp, []string{"nvidia.com/gpu"})
 	if _, ok := a.GPUs["MIG-1111"]; ok {
 		t.Error("MIG resource attributed without its prefix configured")
 	}

@@ -1,13 +1,18 @@
 package attribution
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/prometheus/procfs"
+	"syscall"
+	"time"
 )
 
 // Engine and role values. Unknown is always the empty string.
@@ -360,28 +365,114 @@ func containerSegment(s string) (id, runtime string) {
 // Process is what /proc says about one engine process. Fields are "" when
 // unknown.
 type Process struct {
-	PID       int
+	PID int
+	// StartTime is the process's start time (clock ticks after boot, field
+	// 22 of /proc/<pid>/stat): with the PID, what tells a process from a later
+	// one that reuses its PID.
+	StartTime uint64
 	Engine    string
 	Component string // from the process title
 	Role      string
 	DPRank    string
 	TPRank    string
 	Cgroup
+	// Incomplete: a read the fields depend on failed although the process
+	// itself was read — a file vanished mid-read (the process or its parent
+	// exiting) or did not return in time — so fields may be "" that a
+	// complete reading fills. Missed is the first such failure.
+	Incomplete bool
+	Missed     error
 }
 
 // ProcReader inspects processes under a procfs root (the host's /proc; the
-// exporter needs hostPID to see the engines' PIDs).
+// exporter needs hostPID to see the engines' PIDs). Every file read has a
+// deadline (see fileReader): a process stuck in the kernel costs a skipped
+// reading, never a stuck refresh.
 type ProcReader struct {
-	fs procfs.FS
+	root  string
+	files *fileReader
 }
 
-// NewProcReader opens a procfs root.
-func NewProcReader(root string) (*ProcReader, error) {
-	fs, err := procfs.NewFS(root)
+// NewProcReader opens a procfs root; timeout bounds each file read (0:
+// DefaultProcReadTimeout).
+func NewProcReader(root string, timeout time.Duration) (*ProcReader, error) {
+	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("procfs %s: %w", root, err)
 	}
-	return &ProcReader{fs: fs}, nil
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("procfs %s: not a directory", root)
+	}
+	return &ProcReader{root: root, files: newFileReader(timeout)}, nil
+}
+
+func (r *ProcReader) path(pid int, file string) string {
+	return filepath.Join(r.root, strconv.Itoa(pid), file)
+}
+
+// stat reads the parent PID and the start time of a process.
+func (r *ProcReader) stat(pid int) (ppid int, start uint64, err error) {
+	b, err := r.files.read(r.path(pid, "stat"))
+	if err != nil {
+		return 0, 0, err
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+	// the fields start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("%s: no ')' in stat", r.path(pid, "stat"))
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("%s: %d fields after comm", r.path(pid, "stat"), len(f))
+	}
+	if ppid, err = strconv.Atoi(f[1]); err != nil {
+		return 0, 0, fmt.Errorf("%s: ppid %q", r.path(pid, "stat"), f[1])
+	}
+	if start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("%s: starttime %q", r.path(pid, "stat"), f[19])
+	}
+	return ppid, start, nil
+}
+
+// nulList reads a NUL-separated file (cmdline, environ).
+func (r *ProcReader) nulList(pid int, file string) ([]string, error) {
+	b, err := r.files.read(r.path(pid, file))
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return strings.Split(string(b), "\x00"), nil
+}
+
+// cgroup reads /proc/<pid>/cgroup: the first line that names a pod (v2's
+// single "0::" line, or any v1 hierarchy).
+func (r *ProcReader) cgroup(pid int) (Cgroup, error) {
+	b, err := r.files.read(r.path(pid, "cgroup"))
+	if err != nil {
+		return Cgroup{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// hierarchy-ID:controller-list:cgroup-path
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if c, ok := ParseCgroupPath(parts[2]); ok {
+			return c, nil
+		}
+	}
+	return Cgroup{}, nil
+}
+
+// vanished says whether a read failed because the file or its process went
+// away (or did not answer in time): the reading is then incomplete, not
+// wrong. Other failures (no permission) are steady and leave fields "".
+func vanished(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) || errors.Is(err, ErrReadStuck)
 }
 
 // Inspect reads one process: its title (engine, dp_rank, tp_rank), its
@@ -389,19 +480,30 @@ func NewProcReader(root string) (*ProcReader, error) {
 // the title has no DP rank, and the launcher command line (the process's own
 // or the nearest ancestor's, within the same pod) for the engine and the
 // P/D role. An error means the process itself could not be read (vanished,
-// no permission); unreadable ancestors or environment only leave fields "".
+// stuck, no permission); a later failure marks the reading Incomplete.
 func (r *ProcReader) Inspect(pid int) (Process, error) {
 	p := Process{PID: pid}
-	proc, err := r.fs.Proc(pid)
+	ppid, start, err := r.stat(pid)
 	if err != nil {
 		return p, err
 	}
-	args, err := proc.CmdLine()
+	p.StartTime = start
+	miss := func(err error) {
+		if !p.Incomplete {
+			p.Incomplete, p.Missed = true, err
+		}
+	}
+	args, err := r.nulList(pid, "cmdline")
 	if err != nil {
 		return p, err
 	}
-	if cgs, err := proc.Cgroups(); err == nil {
-		p.Cgroup = cgroupOf(cgs)
+	if len(args) == 0 {
+		miss(fmt.Errorf("%s: empty (the process is exiting)", r.path(pid, "cmdline")))
+	}
+	if cg, err := r.cgroup(pid); err == nil {
+		p.Cgroup = cg
+	} else if vanished(err) {
+		miss(err)
 	}
 	launchEngine := ""
 	if len(args) > 0 {
@@ -415,60 +517,66 @@ func (r *ProcReader) Inspect(pid int) (Process, error) {
 		}
 	}
 	if launchEngine == "" {
-		if l, ok := r.launcher(proc, p.PodUID); ok && (p.Engine == "" || p.Engine == l.Engine) {
+		l, ok, err := r.launcher(ppid, p.PodUID)
+		if err != nil {
+			miss(err)
+		}
+		if ok && (p.Engine == "" || p.Engine == l.Engine) {
 			p.Engine, p.Role = l.Engine, l.Role
 		}
 	}
 	if p.DPRank == "" && p.Engine != EngineVLLM {
-		if env, err := proc.Environ(); err == nil {
-			for _, kv := range env {
-				if v, ok := strings.CutPrefix(kv, "SGLANG_DP_RANK="); ok && allDigits(v) && len(v) <= maxRankDigits {
-					p.DPRank = normaliseRank(v)
-				}
+		env, err := r.nulList(pid, "environ")
+		if err != nil && vanished(err) {
+			miss(err)
+		}
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "SGLANG_DP_RANK="); ok && allDigits(v) && len(v) <= maxRankDigits {
+				p.DPRank = normaliseRank(v)
 			}
 		}
 	}
 	return p, nil
 }
 
-// launcher walks up the parents of proc to the nearest engine launcher
+// launcher walks up from the parent ppid to the nearest engine launcher
 // command line, staying inside the pod (when the pod is known) and stopping
-// at PID 1.
-func (r *ProcReader) launcher(proc procfs.Proc, podUID string) (Launch, bool) {
+// at PID 1. An error is a read of an ancestor that vanished or did not
+// return in time: the walk could not finish.
+func (r *ProcReader) launcher(ppid int, podUID string) (Launch, bool, error) {
 	for range maxAncestors {
-		st, err := proc.Stat()
-		if err != nil || st.PPID <= 1 {
-			return Launch{}, false
+		if ppid <= 1 {
+			return Launch{}, false, nil
 		}
-		parent, err := r.fs.Proc(st.PPID)
+		pid := ppid
+		next, _, err := r.stat(pid)
 		if err != nil {
-			return Launch{}, false
+			return Launch{}, false, ancestorErr(err)
 		}
 		if podUID != "" {
-			cgs, err := parent.Cgroups()
-			if err != nil || cgroupOf(cgs).PodUID != podUID {
-				return Launch{}, false
+			cg, err := r.cgroup(pid)
+			if err != nil {
+				return Launch{}, false, ancestorErr(err)
+			}
+			if cg.PodUID != podUID {
+				return Launch{}, false, nil
 			}
 		}
-		args, err := parent.CmdLine()
+		args, err := r.nulList(pid, "cmdline")
 		if err != nil {
-			return Launch{}, false
+			return Launch{}, false, ancestorErr(err)
 		}
 		if l := ParseLaunchCmdline(args); l.Engine != "" {
-			return l, true
+			return l, true, nil
 		}
-		proc = parent
+		ppid = next
 	}
-	return Launch{}, false
+	return Launch{}, false, nil
 }
 
-// cgroupOf picks the first cgroup line that names a pod (v2's single "0::"
-// line, or any v1 hierarchy).
-func cgroupOf(cgs []procfs.Cgroup) Cgroup {
-	for _, cg := range cgs {
-		if c, ok := ParseCgroupPath(cg.Path); ok {
-			return c
-		}
+func ancestorErr(err error) error {
+	if vanished(err) {
+		return err
 	}
-	return Cgroup{}
+	return nil // not readable (permission): the walk just stops, as it always did
 }

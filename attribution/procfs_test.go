@@ -163,7 +163,7 @@ func TestParseCgroupPath(t *testing.T) {
 }
 
 func TestInspectFixtures(t *testing.T) {
-	r, err := NewProcReader("testdata/proc")
+	r, err := NewProcReader("testdata/proc", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,8 @@ func TestInspectFixtures(t *testing.T) {
 		{PID: 6001, Engine: "sglang", Role: "unified", DPRank: "2", Cgroup: f},
 		// A host process; a titled process with no cgroup file and PPID 1.
 		{PID: 7000},
-		{PID: 7100, Engine: "sglang", Component: "scheduler", DPRank: "5", TPRank: "5"},
+		// Its missing cgroup file is a file gone mid-read: the reading is incomplete.
+		{PID: 7100, Engine: "sglang", Component: "scheduler", DPRank: "5", TPRank: "5", Incomplete: true},
 	}
 	for _, want := range tests {
 		got, err := r.Inspect(want.PID)
@@ -217,6 +218,11 @@ func TestInspectFixtures(t *testing.T) {
 			t.Errorf("Inspect(%d): %v", want.PID, err)
 			continue
 		}
+		want.StartTime = 12345 // the fixture's, field 22 of stat
+		if got.Incomplete != (got.Missed != nil) {
+			t.Errorf("Inspect(%d): Incomplete %v with Missed %v", want.PID, got.Incomplete, got.Missed)
+		}
+		got.Missed = nil
 		if got != want {
 			t.Errorf("Inspect(%d) =\n  %+v\nwant\n  %+v", want.PID, got, want)
 		}

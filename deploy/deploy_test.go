@@ -16,6 +16,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -248,6 +249,13 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 		"attribution.kubelet-socket":            {"/var/lib/kubelet/pod-resources/kubelet-alt.sock"},
 		"attribution.refresh-interval":          {"30s"},
 		"attribution.gpu-resource-prefix":       {"nvidia.com/", "example.com/gpu"},
+		"attribution.proc-timeout":              {"2s"},
+		"attribution.pods":                      {"true"},
+		"attribution.dra":                       {"true"},
+		"attribution.dra-driver":                {"gpu.nvidia.com=uuid,parentUUID", "gpu.example.com=guid"},
+		"attribution.engine-targets":            {"false"},
+		"attribution.label.pod-uid":             {"true"},
+		"attribution.label.claim":               {"true"},
 		"remote-write.url":                      {"https://arms.example.com/api/v1/prometheus/write"},
 		"remote-write.config-file":              {"/etc/llm-node-exporter/remote-write.yaml"},
 		"remote-write.interval":                 {"30s"},
@@ -296,6 +304,36 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 		if sm.Spec.Endpoints[0].Path != "/custom-metrics" {
 			t.Errorf("ServiceMonitor path %q, want the telemetry path", sm.Spec.Endpoints[0].Path)
 		}
+	}
+}
+
+// TestHelmTemplateAttributionRBAC: flags.attribution.pods / dra create exactly the reads they need.
+func TestHelmTemplateAttributionRBAC(t *testing.T) {
+	for _, tc := range []struct {
+		set   []string
+		rules []string // group/resource:verbs of the ClusterRole, nil for no RBAC
+	}{
+		{[]string{"flags.attribution.dra=true"}, []string{"resource.k8s.io/resourceslices:list,watch"}},
+		{[]string{"flags.attribution.pods=true"}, []string{"/pods:get,list,watch"}},
+		{[]string{"flags.attribution.pods=true", "flags.attribution.dra=true"}, []string{"/pods:get,list,watch", "resource.k8s.io/resourceslices:list,watch"}},
+		{[]string{"flags.attribution.dra=true", "flags.attribution.enabled=false"}, nil},
+	} {
+		args := []string{"template", "llm", chartDir, "--kube-version", kubeVersion}
+		for _, s := range tc.set {
+			args = append(args, "--set", s)
+		}
+		objs := mustDecode(t, strings.Join(tc.set, " "), helm(t, args...))
+		reportAll(t, strings.Join(tc.set, " "), checkObjects(objs, knownFlag, rules))
+		var got []string
+		for _, cr := range ofKind[*rbacv1.ClusterRole](objs) {
+			for _, r := range cr.Rules {
+				got = append(got, r.APIGroups[0]+"/"+r.Resources[0]+":"+strings.Join(r.Verbs, ","))
+			}
+		}
+		if !slices.Equal(got, tc.rules) {
+			t.Errorf("%v: ClusterRole rules %v, want %v", tc.set, got, tc.rules)
+		}
+		acceptedByBinary(t, daemonSetArgs(t, objs))
 	}
 }
 
@@ -369,6 +407,35 @@ func TestKustomizeEngineDiscovery(t *testing.T) {
 		t.Errorf("engine-discovery must turn on --engine.kubernetes")
 	}
 	acceptedByBinary(t, ds.Spec.Template.Spec.Containers[0].Args)
+}
+
+// TestKustomizeAttributionKubernetes renders an overlay with the attribution component, alone and
+// with engine discovery.
+func TestKustomizeAttributionKubernetes(t *testing.T) {
+	for _, components := range [][]string{{"attribution-kubernetes"}, {"engine-discovery", "attribution-kubernetes"}} {
+		dir := t.TempDir()
+		abs := func(p string) string { r, _ := filepath.Rel(dir, filepath.Join(root, "deploy", p)); return r }
+		var comps []string
+		for _, c := range components {
+			comps = append(comps, abs("kubernetes/components/"+c))
+		}
+		k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [%s]\ncomponents: [%s]\n",
+			abs("kubernetes"), strings.Join(comps, ", "))
+		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		objs := mustDecode(t, strings.Join(components, "+"), kustomizeBuild(t, dir, false))
+		reportAll(t, strings.Join(components, "+"), checkObjects(objs, knownFlag, rules))
+		ds := ofKind[*appsv1.DaemonSet](objs)[0]
+		args := ds.Spec.Template.Spec.Containers[0].Args
+		if !slices.Contains(args, "--attribution.pods") || !slices.Contains(args, "--attribution.dra") {
+			t.Errorf("%v: the component must turn on --attribution.pods and --attribution.dra: %v", components, args)
+		}
+		if !*ds.Spec.Template.Spec.AutomountServiceAccountToken {
+			t.Errorf("%v: the token is not mounted", components)
+		}
+		acceptedByBinary(t, args)
+	}
 }
 
 // TestKubernetesFiles decodes every file under deploy/kubernetes strictly, whether or not a
@@ -468,6 +535,14 @@ func TestInvariantsCatchMutations(t *testing.T) {
 		"engine discovery without RBAC": func(o []object) {
 			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
 			c.Args = append(c.Args, "--engine.kubernetes")
+		},
+		"DRA attribution without RBAC": func(o []object) {
+			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
+			c.Args = append(c.Args, "--attribution.dra")
+		},
+		"pods attribution without RBAC": func(o []object) {
+			c := &ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0]
+			c.Args = append(c.Args, "--attribution.pods")
 		},
 		"memory limit below the RSS": func(o []object) {
 			ofKind[*appsv1.DaemonSet](o)[0].Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("32Mi")

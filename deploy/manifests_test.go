@@ -384,35 +384,16 @@ func checkObjects(objs []object, known map[string]flag, rules []*monitoringv1.Pr
 	if !slices.ContainsFunc(sas, func(sa *corev1.ServiceAccount) bool { return sa.Name == ds.Spec.Template.Spec.ServiceAccountName }) {
 		errs = append(errs, fmt.Errorf("the DaemonSet's ServiceAccount %q is not among the objects", ds.Spec.Template.Spec.ServiceAccountName))
 	}
-	for _, cr := range ofKind[*rbacv1.ClusterRole](objs) {
-		for _, r := range cr.Rules {
-			if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"pods"}) ||
-				slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
-				errs = append(errs, fmt.Errorf("ClusterRole %s grants more than pods get/list/watch: %+v", cr.Name, r))
-			}
-		}
-	}
 	for _, crb := range ofKind[*rbacv1.ClusterRoleBinding](objs) {
 		if len(crb.Subjects) != 1 || crb.Subjects[0].Name != ds.Spec.Template.Spec.ServiceAccountName || crb.Subjects[0].Namespace != ds.Namespace {
 			errs = append(errs, fmt.Errorf("ClusterRoleBinding %s does not bind the DaemonSet's ServiceAccount %s/%s: %+v", crb.Name, ds.Namespace, ds.Spec.Template.Spec.ServiceAccountName, crb.Subjects))
 		}
 	}
-
-	// --engine.kubernetes lists pods through the API server: the token and the ClusterRole must be
-	// there; without it neither may be.
 	var args []string
 	if cs := ds.Spec.Template.Spec.Containers; len(cs) > 0 {
 		args = cs[0].Args
 	}
-	discovery := slices.Contains(args, "--engine.kubernetes")
-	token := ds.Spec.Template.Spec.AutomountServiceAccountToken == nil || *ds.Spec.Template.Spec.AutomountServiceAccountToken
-	roles := len(ofKind[*rbacv1.ClusterRole](objs)) + len(ofKind[*rbacv1.ClusterRoleBinding](objs))
-	if discovery && (!token || roles != 2) {
-		errs = append(errs, fmt.Errorf("--engine.kubernetes without the token (%v) or the ClusterRole and its binding (%d objects)", token, roles))
-	}
-	if !discovery && roles > 0 {
-		errs = append(errs, fmt.Errorf("RBAC granted without --engine.kubernetes"))
-	}
+	errs = append(errs, checkRBAC(objs, args, ds)...)
 
 	var svcLabels map[string]string
 	for _, svc := range ofKind[*corev1.Service](objs) {
@@ -481,6 +462,80 @@ func checkObjects(objs []object, known map[string]flag, rules []*monitoringv1.Pr
 		if !bytes.Equal(a, b) || len(pr.Spec.Groups) == 0 {
 			errs = append(errs, fmt.Errorf("PrometheusRule %s: spec differs from deploy/prometheusrule (or is empty)", pr.Name))
 		}
+	}
+	return errs
+}
+
+// boolFlag is a kingpin bool flag's value in args: the last --name / --no-name wins.
+func boolFlag(args []string, name string, def bool) bool {
+	v := def
+	for _, a := range args {
+		switch a {
+		case "--" + name, "--" + name + "=true":
+			v = true
+		case "--no-" + name, "--" + name + "=false":
+			v = false
+		}
+	}
+	return v
+}
+
+// apiReads are what the API server must grant for the flags that read it, and nothing more:
+// resource (group/resource) -> the verbs allowed.
+func apiReads(args []string) map[string][]string {
+	need := map[string][]string{}
+	attribution := boolFlag(args, "attribution", true)
+	if boolFlag(args, "engine.kubernetes", false) || (attribution && boolFlag(args, "attribution.pods", false)) {
+		need["/pods"] = []string{"get", "list", "watch"}
+	}
+	if attribution && boolFlag(args, "attribution.dra", false) {
+		need["resource.k8s.io/resourceslices"] = []string{"list", "watch"}
+	}
+	return need
+}
+
+// checkRBAC: the ClusterRoles grant every read the flags need (with the token mounted), and no
+// other; without such a flag there is no RBAC at all.
+func checkRBAC(objs []object, args []string, ds *appsv1.DaemonSet) []error {
+	var errs []error
+	need := apiReads(args)
+	granted := map[string]map[string]bool{}
+	for _, cr := range ofKind[*rbacv1.ClusterRole](objs) {
+		for _, r := range cr.Rules {
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					key := g + "/" + res
+					allowed, ok := need[key]
+					if !ok {
+						errs = append(errs, fmt.Errorf("ClusterRole %s grants %s, which no flag reads: %+v", cr.Name, key, r))
+						continue
+					}
+					for _, v := range r.Verbs {
+						if !slices.Contains(allowed, v) {
+							errs = append(errs, fmt.Errorf("ClusterRole %s grants %s on %s: more than %v", cr.Name, v, key, allowed))
+						}
+						if granted[key] == nil {
+							granted[key] = map[string]bool{}
+						}
+						granted[key][v] = true
+					}
+				}
+			}
+		}
+	}
+	for key := range need {
+		if !granted[key]["list"] || !granted[key]["watch"] {
+			errs = append(errs, fmt.Errorf("the flags read %s, which no ClusterRole lets the exporter list and watch", key))
+		}
+	}
+	token := ds.Spec.Template.Spec.AutomountServiceAccountToken == nil || *ds.Spec.Template.Spec.AutomountServiceAccountToken
+	roles := len(ofKind[*rbacv1.ClusterRole](objs))
+	bindings := len(ofKind[*rbacv1.ClusterRoleBinding](objs))
+	if len(need) > 0 && (!token || roles == 0 || bindings != roles) {
+		errs = append(errs, fmt.Errorf("the flags read the API server without the token (%v) or a bound ClusterRole (%d roles, %d bindings)", token, roles, bindings))
+	}
+	if len(need) == 0 && roles+bindings > 0 {
+		errs = append(errs, fmt.Errorf("RBAC granted without a flag that reads the API server"))
 	}
 	return errs
 }

@@ -192,3 +192,19 @@ func TestKubeletSocketUnderRootfs(t *testing.T) {
 		t.Errorf("GPU 0 not attributed to its pod through the socket under --path.rootfs")
 	}
 }
+
+// waitAttributed waits for the attribution cache's first refresh, which runs
+// in the background while the exporter already serves: the log says when
+// (never a scrape, which would move the fixture's counters). Every /proc read
+// has a deadline, so it comes within seconds.
+func (e *exporter) waitAttributed(t testing.TB, args []string) {
+	t.Helper()
+	for _, a := range args {
+		if a == "--no-attribution" || strings.HasPrefix(a, "--log.level=") && a != "--log.level=info" && a != "--log.level=debug" {
+			return
+		}
+	}
+	eventually(t, "the attribution cache's first refresh", func() bool {
+		return strings.Contains(e.log.String(), "attribution: first refresh done")
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/llm-node-exporter/llm-node-exporter/collector/engine"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/gpu"
 	"github.com/llm-node-exporter/llm-node-exporter/collector/infiniband"
+	"github.com/llm-node-exporter/llm-node-exporter/discovery"
 )
 
 // collectorFlags holds --collector.<name> (and --no-collector.<name>) for
@@ -66,12 +66,45 @@ func (c *closers) closeAll() {
 
 // build constructs the enabled collectors and the attribution cache that
 // labels them; a bad collector flag stops start-up. The returned function
-// starts the background work: the engine targets' watchers, and a first
-// attribution refresh, synchronously so the first scrape is already labelled,
-// then the periodic refresh, until ctx ends. What build opens is added to
-// release, closed by the caller on exit.
+// starts the background work without waiting for any of it but the first
+// list of pods for engine discovery (bounded): the engine targets' watchers,
+// the API-server watches, and the attribution cache's refreshes, until ctx
+// ends. What build opens is added to release, closed by the caller on exit.
 func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger, release *closers) (*collector.Set, func(ctx context.Context), error) {
-	cache := f.attribution.newCache(paths, logger)
+	engineCfg, err := f.engine.Config()
+	if err != nil && *f.enabled["engine"] {
+		return nil, nil, err
+	}
+	var kube *kubernetes
+	if (*f.enabled["engine"] && engineCfg.Kubernetes) || f.attribution.needsKubernetes() {
+		if engineCfg.NodeName == "" {
+			return nil, nil, fmt.Errorf("--attribution.pods, --attribution.dra and --engine.kubernetes need the node name (--engine.node-name or NODE_NAME)")
+		}
+		client, err := discovery.NewClient(engineCfg.Kubeconfig)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kubernetes API: %w", err)
+		}
+		kl := logger.With("component", "kubernetes")
+		kube = &kubernetes{node: engineCfg.NodeName, client: client,
+			pods:   discovery.NewPods(client, engineCfg.NodeName, kl),
+			slices: discovery.NewResourceSlices(client, engineCfg.NodeName, kl)}
+	}
+	// Static targets without a pod label: attribution finds their pod by
+	// the process listening on their port.
+	var unlabelled []string
+	for _, t := range engineCfg.Targets {
+		if t.Labels.Pod == "" {
+			unlabelled = append(unlabelled, t.URL)
+		}
+	}
+	ac, err := f.attribution.newCache(paths, kube, unlabelled, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cache *attribution.Cache
+	if ac != nil {
+		cache = ac.cache
+	}
 	enabled := map[string]collector.Collector{}
 	var gpuCollector *gpu.Collector
 	if *f.enabled["gpu"] {
@@ -94,12 +127,28 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger, relea
 		enabled["infiniband"] = infiniband.New(paths, cfg, logger.With("collector", "infiniband"))
 	}
 	var starts []func(context.Context)
+	if kube != nil {
+		// What attribution reads from the API server; engine discovery starts
+		// the pods' watch itself (Start is idempotent).
+		pods, slices := f.attribution.usesPods(), f.attribution.usesDRA()
+		starts = append(starts, func(ctx context.Context) {
+			if pods {
+				kube.pods.Start(ctx)
+			}
+			if slices {
+				kube.slices.Start(ctx)
+			}
+		})
+	}
 	if *f.enabled["engine"] {
-		cfg, err := f.engine.Config()
-		if err != nil {
-			return nil, nil, err
-		}
+		cfg := engineCfg
 		if cfg.Enabled() {
+			if kube != nil {
+				cfg.KubeClient, cfg.Pods = kube.client, kube.pods
+			}
+			if cache != nil {
+				cfg.Attributor = cache.TargetAttributor()
+			}
 			c, err := engine.New(cfg, logger.With("collector", "engine"))
 			if err != nil {
 				return nil, nil, err
@@ -115,17 +164,8 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger, relea
 			cache.SetGPULister(gpuLister(gpuCollector))
 		}
 		enabled["attribution"] = attribution.NewMetricsCollector(cache)
-		interval := *f.attribution.interval
-		starts = append(starts, func(ctx context.Context) {
-			cache.Refresh(ctx)
-			go func() {
-				select {
-				case <-time.After(interval):
-					cache.Run(ctx)
-				case <-ctx.Done():
-				}
-			}()
-		})
+		// First, so that the first refresh runs while the rest starts.
+		starts = append([]func(context.Context){ac.start}, starts...)
 	}
 	start := func(ctx context.Context) {
 		for _, s := range starts {

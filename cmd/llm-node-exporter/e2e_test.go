@@ -167,6 +167,7 @@ func start(t testing.TB, args ...string) *exporter {
 		resp.Body.Close()
 		return true
 	})
+	e.waitAttributed(t, args)
 	return e
 }
 
@@ -389,9 +390,10 @@ func TestMetricsDocumented(t *testing.T) {
 		}
 	}
 	for name := range documented {
-		// llm_gpu_* and llm_rank_info need NVML, absent here: collector/gpu checks
-		// them on go-nvml's mock, gpu_e2e_test.go on the fake libnvidia-ml.
-		if !exposed[name] && !strings.HasPrefix(name, "llm_gpu_") && name != "llm_rank_info" {
+		// llm_gpu_*, llm_rank_info and llm_mig_rank_info need NVML, absent here:
+		// collector/gpu checks them on go-nvml's mock, gpu_e2e_test.go and
+		// dra_e2e_test.go on the fake libnvidia-ml.
+		if !exposed[name] && !strings.HasPrefix(name, "llm_gpu_") && name != "llm_rank_info" && name != "llm_mig_rank_info" {
 			t.Errorf("%s is documented in docs/metrics.md but not exposed", name)
 		}
 	}

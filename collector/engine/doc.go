@@ -3,11 +3,12 @@
 // llm_engine_* schema (docs/schema.md, docs/metrics-engine.md), joined to the
 // pod (namespace, pod, container), role and DP rank.
 //
-// Targets come from --engine.target flags, a file_sd file re-read when it
-// changes, and (--engine.kubernetes) a list+watch of the annotated pods of the
-// node. Every target is scraped concurrently within its own timeout, body
-// and sample limits; a dead, slow, huge or garbage target costs only its own
-// series and is counted in llm_engine_scrape_errors_total{reason}.
+// Targets come from package discovery: --engine.target flags, a file_sd
+// file re-read when it changes, and (--engine.kubernetes) a list+watch of the
+// annotated pods of the node; this package only scrapes and normalises. Every
+// target is scraped concurrently within its own timeout, body and sample
+// limits; a dead, slow, huge or garbage target costs only its own series and
+// is counted in llm_engine_scrape_errors_total{reason}.
 //
 // Pages are read with the Prometheus server's own parser (model/textparse)
 // into per-target interned source series (parse.go): a steady page costs no

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
+	"github.com/llm-node-exporter/llm-node-exporter/discovery"
 )
 
 const subsystem = "engine"
@@ -41,19 +42,21 @@ type Config struct {
 	// Attributor, when set, fills the join labels a target does not carry.
 	Attributor Attributor
 	// Kubernetes discovery of the annotated engine pods of NodeName
-	// (--engine.kubernetes). KubeClient is built from Kubeconfig (in-cluster
-	// when empty) unless set (tests point one at a fake API server).
+	// (--engine.kubernetes). Pods, when set, is a watcher shared with
+	// attribution; else one is made on KubeClient, itself built from
+	// Kubeconfig (in-cluster when empty) unless set.
 	Kubernetes bool
 	NodeName   string
 	Kubeconfig string
-	KubeClient *KubeClient
+	KubeClient *discovery.Client
+	Pods       *discovery.Pods
 }
 
 // Attributor supplies pod labels for a target from the exporter's attribution
 // cache (for example by the PID listening on the target's port). Only the
 // labels the target left empty are taken.
 type Attributor interface {
-	TargetLabels(url string) (JoinLabels, bool)
+	TargetLabels(url string) (discovery.Labels, bool)
 }
 
 // Reasons of llm_engine_series_dropped_total: what a page printed and the
@@ -100,7 +103,7 @@ type Collector struct {
 	states   map[string]*targetState
 	fileTgts []Target // from the targets file; guarded by tmu
 	kubeTgts []Target // from Kubernetes discovery; guarded by tmu
-	kube     *kubeDiscovery
+	kube     *discovery.Pods
 	tmu      sync.Mutex
 }
 
@@ -196,14 +199,18 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		if cfg.NodeName == "" {
 			return nil, fmt.Errorf("--engine.kubernetes needs the node name (--engine.node-name or NODE_NAME)")
 		}
-		client := cfg.KubeClient
-		if client == nil {
-			var err error
-			if client, err = NewKubernetesClient(cfg.Kubeconfig); err != nil {
-				return nil, fmt.Errorf("--engine.kubernetes: %w", err)
+		c.kube = cfg.Pods
+		if c.kube == nil {
+			client := cfg.KubeClient
+			if client == nil {
+				var err error
+				if client, err = discovery.NewClient(cfg.Kubeconfig); err != nil {
+					return nil, fmt.Errorf("--engine.kubernetes: %w", err)
+				}
 			}
+			c.kube = discovery.NewPods(client, cfg.NodeName, logger)
 		}
-		c.kube = newKubeDiscovery(client, cfg.NodeName, logger, c.setKubeTargets)
+		c.kube.OnTargets(func(t []discovery.Target) { c.setKubeTargets(fromDiscovery(t)) })
 	}
 	if cfg.TargetsFile != "" {
 		tgts, err := LoadTargetsFile(cfg.TargetsFile)
@@ -220,10 +227,14 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 // so that the first scrape already has them.
 func (c *Collector) Start(ctx context.Context) {
 	if c.cfg.TargetsFile != "" {
-		go c.watchFile(ctx, c.cfg.TargetsFile, c.cfg.FileRefresh)
+		go discovery.WatchFile(ctx, c.cfg.TargetsFile, c.cfg.FileRefresh, c.logger,
+			func(t []discovery.Target) { c.setFileTargets(fromDiscovery(t)) })
 	}
 	if c.kube != nil {
-		c.kube.run(ctx)
+		c.kube.Start(ctx)
+		if !c.kube.WaitSynced(ctx, syncTimeout) && ctx.Err() == nil {
+			c.logger.Error("engine discovery: pods of the node not listed yet; continuing in the background", "node", c.cfg.NodeName)
+		}
 	}
 }
 
@@ -252,7 +263,7 @@ func (c *Collector) targets() []Target {
 		for _, t := range list {
 			if c.cfg.Attributor != nil {
 				if a, ok := c.cfg.Attributor.TargetLabels(t.URL); ok {
-					t.Labels = fill(t.Labels, a)
+					t.Labels = fill(t.Labels, JoinLabels(a))
 				}
 			}
 			if !seen[t.URL] {

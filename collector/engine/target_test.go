@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,87 +11,10 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/llm-node-exporter/llm-node-exporter/discovery"
+	"github.com/llm-node-exporter/llm-node-exporter/discovery/fakeapi"
 )
-
-func TestParseTarget(t *testing.T) {
-	got, err := ParseTarget("http://127.0.0.1:30000/metrics,role=prefill,namespace=ns,pod=p-0,container=sglang,model=m,dp_rank=2,engine=sglang")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Target{URL: "http://127.0.0.1:30000/metrics", Labels: JoinLabels{Namespace: "ns", Pod: "p-0", Container: "sglang", Role: "prefill", Model: "m", DPRank: "2", Engine: "sglang"}}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if got, err := ParseTarget("http://10.0.0.1:8000"); err != nil || got.URL != "http://10.0.0.1:8000/metrics" {
-		t.Errorf("default path: %+v %v", got, err)
-	}
-	for _, bad := range []string{
-		"127.0.0.1:30000",                         // no scheme
-		"ftp://h/metrics",                         // scheme
-		"http://h/metrics,role",                   // not name=value
-		"http://h/metrics,role=leader",            // role
-		"http://h/metrics,engine=tgi",             // engine
-		"http://h/metrics,instance=x",             // unknown label
-		"http://%zz/metrics",                      // URL
-		"http:///metrics",                         // no host
-		"http://h/metrics,pod=a,namespace=b,dc=x", // unknown label after good ones
-	} {
-		if _, err := ParseTarget(bad); err == nil {
-			t.Errorf("ParseTarget(%q) accepted", bad)
-		}
-	}
-}
-
-const fileSDJSON = `[
-  {"targets": ["10.0.0.1:30000", "10.0.0.2:30000"], "labels": {"role": "prefill", "namespace": "ns", "__metrics_path__": "/m", "__meta_x": "ignored"}},
-  {"targets": ["https://10.0.0.3:8000/metrics"], "labels": {"pod": "vllm-0"}}
-]`
-
-const fileSDYAML = `
-- targets: ["10.0.0.1:30000"]
-  labels:
-    role: decode
-    __scheme__: https
-`
-
-func TestTargetsFile(t *testing.T) {
-	got, err := parseTargetsFile("t.json", []byte(fileSDJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Target{
-		{URL: "http://10.0.0.1:30000/m", Labels: JoinLabels{Role: "prefill", Namespace: "ns"}},
-		{URL: "http://10.0.0.2:30000/m", Labels: JoinLabels{Role: "prefill", Namespace: "ns"}},
-		{URL: "https://10.0.0.3:8000/metrics", Labels: JoinLabels{Pod: "vllm-0"}},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("target %d: %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	got, err = parseTargetsFile("t.yaml", []byte(fileSDYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0] != (Target{URL: "https://10.0.0.1:30000/metrics", Labels: JoinLabels{Role: "decode"}}) {
-		t.Errorf("yaml: %+v", got)
-	}
-	for name, bad := range map[string]string{
-		"a.json": `{"targets": []}`,
-		"b.json": `[{"targets": ["h:1"], "labels": {"team": "x"}}]`,
-		"c.json": `[{"targets": ["h:1"], "extra": 1}]`,
-		"d.yml":  "- targets: [h:1]\n  labels: {role: boss}\n",
-		"e.yml":  "- targets: [h:1]\n  lables: {}\n",
-		"f.json": `[{"targets": ["h:1"], "labels": {"__scheme__": "gopher"}}]`,
-	} {
-		if _, err := parseTargetsFile(name, []byte(bad)); err == nil {
-			t.Errorf("%s accepted: %s", name, bad)
-		}
-	}
-}
 
 // The file is re-read when it changes; a broken version keeps the last good targets.
 func TestTargetsFileReload(t *testing.T) {
@@ -231,9 +156,9 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-type fakeAttributor map[string]JoinLabels
+type fakeAttributor map[string]discovery.Labels
 
-func (f fakeAttributor) TargetLabels(url string) (JoinLabels, bool) {
+func (f fakeAttributor) TargetLabels(url string) (discovery.Labels, bool) {
 	l, ok := f[url]
 	return l, ok
 }
@@ -249,5 +174,41 @@ func TestAttributor(t *testing.T) {
 	s := one(t, mfs, "llm_engine_requests_running", nil)
 	if s.labels["pod"] != "from-flag" || s.labels["namespace"] != "ns" || s.labels["container"] != "engine" {
 		t.Errorf("labels: %v", s.labels)
+	}
+}
+
+// Kubernetes discovery feeds the collector: the annotated pod of the node is
+// scraped and labelled with its namespace, pod and container.
+func TestKubernetesTargets(t *testing.T) {
+	u, err := url.Parse(serve(t, textPage(fixture(t, "sglang-prefill-tp2.txt"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(u.Host)
+	api := fakeapi.New(t, "n1", "tok")
+	p := fakeapi.NewPod("llm", "chat-prefill-0", "uid-1", "n1", host, "sglang", "")
+	p.Metadata.Annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": port}
+	api.Replace(fakeapi.Pods, p, fakeapi.NewPod("llm", "not-annotated", "uid-2", "n1", host, "sglang", ""))
+	c, err := New(Config{Kubernetes: true, NodeName: "n1", Kubeconfig: api.Kubeconfig(t.TempDir())}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx) // waits for the first list
+	mfs := gather(t, c)
+	if ups := samples(mfs, "llm_engine_up"); len(ups) != 1 {
+		t.Fatalf("targets: %v", ups)
+	}
+	s := one(t, mfs, "llm_engine_up", map[string]string{"pod": "chat-prefill-0"})
+	if s.value != 1 || s.labels["namespace"] != "llm" || s.labels["container"] != "sglang" || s.labels["engine"] != "sglang" {
+		t.Errorf("prefill pod: %+v", s)
+	}
+	one(t, mfs, "llm_engine_stage_latency_seconds", map[string]string{"pod": "chat-prefill-0", "namespace": "llm", "container": "sglang", "role": "prefill", "stage": "prefill_forward"})
+}
+
+func TestKubernetesNeedsNodeName(t *testing.T) {
+	if _, err := New(Config{Kubernetes: true, KubeClient: &discovery.Client{}}, quiet); err == nil {
+		t.Error("--engine.kubernetes without a node name was accepted")
 	}
 }

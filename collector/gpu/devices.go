@@ -6,14 +6,30 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
-// DeviceProcesses is what attribution needs of one GPU: its identity and the
-// host PIDs of the compute processes (the inference engines) running on it.
+// DeviceProcesses is what attribution needs of one GPU: its identity, the
+// host PIDs of the compute processes (the inference engines) running on it,
+// and its MIG devices.
 type DeviceProcesses struct {
 	Index int
 	UUID  string
 	BusID string // NVML's form, e.g. 00000000:18:00.0
 	PIDs  []int
+	MIGs  []MIGProcesses // in MIG mode: its MIG devices as they are now
 }
+
+// MIGProcesses is one MIG device of a GPU: its UUID, GPU instance and the
+// host PIDs of its compute processes. MIG devices are created and destroyed
+// at run time (a DRA driver does so as claims come and go), so they are
+// listed again at every call.
+type MIGProcesses struct {
+	UUID        string
+	GPUInstance int // -1 when NVML does not say
+	PIDs        []int
+}
+
+// migSymbols are the NVML functions listing MIG devices; a driver without
+// them has no MIG devices to list.
+var migSymbols = []string{"nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex", "nvmlDeviceGetGpuInstanceId"}
 
 // Devices lists the GPUs and their compute processes for the attribution
 // cache's background refresh. It shares Update's lock (NVML handles are
@@ -32,21 +48,60 @@ func (c *Collector) Devices() ([]DeviceProcesses, error) {
 		}
 		return nil, err
 	}
+	mig := true
+	for _, sym := range migSymbols {
+		if c.lib.Extensions().LookupSymbol(sym) != nil {
+			mig = false
+		}
+	}
 	out := make([]DeviceProcesses, 0, count)
 	for i := 0; i < count; i++ {
-		if d, ok := c.deviceProcesses(i); ok {
+		if d, ok := c.deviceProcesses(i, mig); ok {
 			out = append(out, d)
 		}
 	}
 	return out, nil
 }
 
-// deviceProcesses reads one GPU's identity and compute PIDs and keeps them in
-// the GPU's state. A GPU that does not answer (lost, or failing) is listed
-// with what was last read of it, so that its series, llm_gpu_up=0 above all,
-// keep their pod and rank labels while it is gone; a GPU never read is left
-// out.
-func (c *Collector) deviceProcesses(i int) (DeviceProcesses, bool) {
+// migDevices lists a GPU's MIG devices when it is in MIG mode. A MIG device
+// that does not answer is left out: it is being destroyed.
+func migDevices(dev nvml.Device) []MIGProcesses {
+	if cur, _, ret := dev.GetMigMode(); ret != nvml.SUCCESS || cur != nvml.DEVICE_MIG_ENABLE {
+		return nil
+	}
+	n, ret := dev.GetMaxMigDeviceCount()
+	if ret != nvml.SUCCESS {
+		return nil
+	}
+	var out []MIGProcesses
+	for j := 0; j < n; j++ {
+		m, ret := dev.GetMigDeviceHandleByIndex(j)
+		if ret != nvml.SUCCESS {
+			continue // NOT_FOUND: no MIG device at this index now
+		}
+		uuid, ret := m.GetUUID()
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		md := MIGProcesses{UUID: uuid, GPUInstance: -1}
+		if gi, ret := m.GetGpuInstanceId(); ret == nvml.SUCCESS {
+			md.GPUInstance = gi
+		}
+		if procs, ret := m.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
+			for _, p := range procs {
+				md.PIDs = append(md.PIDs, int(p.Pid))
+			}
+		}
+		out = append(out, md)
+	}
+	return out
+}
+
+// deviceProcesses reads one GPU's identity and compute PIDs (and its MIG
+// devices) and keeps them in the GPU's state. A GPU that does not answer (lost, or failing) is listed with what was last read of it, so
+// that its series, llm_gpu_up=0 above all, keep their pod and rank labels
+// while it is gone; a GPU never read is left out.
+func (c *Collector) deviceProcesses(i int, mig bool) (DeviceProcesses, bool) {
 	st := c.devices[i]
 	last := func() (DeviceProcesses, bool) {
 		if st == nil || st.uuid == "" {
@@ -71,6 +126,9 @@ func (c *Collector) deviceProcesses(i int) (DeviceProcesses, bool) {
 		// the next scrape; the scrape reads the rest of its identity.
 		st = &deviceState{uuid: d.UUID, busID: d.BusID, stale: true}
 		c.devices[i] = st
+	}
+	if mig {
+		d.MIGs = migDevices(dev)
 	}
 	procs, ret := dev.GetComputeRunningProcesses()
 	if ret != nvml.SUCCESS {

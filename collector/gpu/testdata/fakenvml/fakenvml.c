@@ -23,6 +23,12 @@
  *                         (once per load of the library) to a set on which G
  *                         registered XID events; otherwise it sleeps up to the
  *                         timeout (at most 50 ms) and returns NVML_ERROR_TIMEOUT.
+ *   FAKENVML_MIG_GPUS=G,H GPUs G and H are in MIG mode.
+ *   FAKENVML_MIG_FILE=P   their MIG devices, one per line "GPU GI_ID UUID PID"
+ *                         (PID 0: no compute process), read again at every
+ *                         listing, so a test creates and destroys MIG devices
+ *                         while the exporter runs (as a DRA driver does). The
+ *                         parent's compute processes are its MIG devices'.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +45,31 @@
 
 struct nvmlDevice_st {
 	unsigned int index;
+	/* A MIG device's (mig set): what the file said when its handle was made. */
+	int mig;
+	unsigned int gi;
+	unsigned int pid;
+	char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+};
+
+struct nvmlGpuInstance_st {
+	unsigned int gpu;
+	unsigned int id;
 };
 
 struct nvmlEventSet_st {
 	unsigned long long types[NGPU]; /* event types registered per GPU */
 };
 
-static struct nvmlDevice_st devices[NGPU] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+static struct nvmlDevice_st devices[NGPU] = {{.index = 0}, {.index = 1}, {.index = 2}, {.index = 3}, {.index = 4}, {.index = 5}, {.index = 6}, {.index = 7}};
 static const unsigned int pci_bus[NGPU] = {0x19, 0x3b, 0x4c, 0x5d, 0x9b, 0xbb, 0xcc, 0xdd};
+
+#define NMIG 7
+
+static struct nvmlDevice_st migdevs[NGPU][NMIG];
+static struct nvmlGpuInstance_st gpuinstances[NGPU][NMIG];
+static unsigned int mig_gpus;   /* FAKENVML_MIG_GPUS, one bit per GPU */
+static const char *mig_file;   /* FAKENVML_MIG_FILE */
 
 static int initialized;       /* nvmlInit_v2 reference count */
 static int lost_gpu = -1;     /* FAKENVML_LOST_GPU */
@@ -64,6 +87,11 @@ static void copy_string(char *dst, unsigned int length, const char *src)
 static int lost(unsigned int index)
 {
 	return (int)index == lost_gpu && (lost_file == NULL || access(lost_file, F_OK) == 0);
+}
+
+static int is_mig_handle(nvmlDevice_t dev)
+{
+	return dev.handle >= &migdevs[0][0] && dev.handle < &migdevs[0][0] + NGPU * NMIG;
 }
 
 /* device validates a handle: UNINITIALIZED, INVALID_ARGUMENT, GPU_IS_LOST or
@@ -106,6 +134,13 @@ nvmlReturn_t nvmlInit_v2(void)
 	na_gpu = -1;
 	if ((s = getenv("FAKENVML_NA_GPU")) != NULL && *s != '\0')
 		na_gpu = atoi(s);
+	mig_gpus = 0;
+	if ((s = getenv("FAKENVML_MIG_GPUS")) != NULL) {
+		for (const char *p = s; *p != '\0'; p++)
+			if (*p >= '0' && *p < '0' + NGPU)
+				mig_gpus |= 1u << (*p - '0');
+	}
+	mig_file = getenv("FAKENVML_MIG_FILE");
 	xid_gpu = -1;
 	if ((s = getenv("FAKENVML_XID")) != NULL) {
 		int g;
@@ -189,8 +224,127 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
 	return NVML_SUCCESS;
 }
 
+static int mig_mode(unsigned int i) { return (mig_gpus >> i) & 1; }
+
+/* load_migs reads the MIG devices of GPU gpu from FAKENVML_MIG_FILE into out
+ * (at most NMIG) and returns how many. */
+static int load_migs(unsigned int gpu, struct nvmlDevice_st *out)
+{
+	FILE *f;
+	char line[256];
+	int n = 0;
+	if (!mig_mode(gpu) || mig_file == NULL || (f = fopen(mig_file, "r")) == NULL)
+		return 0;
+	while (n < NMIG && fgets(line, sizeof line, f) != NULL) {
+		unsigned int g, gi, pid;
+		char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+		if (sscanf(line, "%u %u %79s %u", &g, &gi, uuid, &pid) != 4 || g != gpu)
+			continue;
+		out[n].index = gpu;
+		out[n].mig = 1;
+		out[n].gi = gi;
+		out[n].pid = pid;
+		copy_string(out[n].uuid, sizeof out[n].uuid, uuid);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t dev, unsigned int *count)
+{
+	DEVICE(dev, i);
+	NONNULL(count);
+	*count = mig_mode(i) ? NMIG : 0;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t dev, unsigned int index, nvmlDevice_t *migDevice)
+{
+	struct nvmlDevice_st migs[NMIG];
+	DEVICE(dev, i);
+	NONNULL(migDevice);
+	if (!mig_mode(i))
+		return NVML_ERROR_NOT_SUPPORTED;
+	if (index >= (unsigned int)load_migs(i, migs))
+		return NVML_ERROR_NOT_FOUND;
+	migdevs[i][index] = migs[index];
+	migDevice->handle = &migdevs[i][index];
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t dev, unsigned int *id)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(id);
+	if (!is_mig_handle(dev))
+		return NVML_ERROR_INVALID_ARGUMENT; /* a full GPU has no GPU instance */
+	*id = dev.handle->gi;
+	return NVML_SUCCESS;
+}
+
+/* One GPU instance profile (1g.10gb, id 0) on MIG GPUs, for GPM's listing. */
+nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t dev, unsigned int profile, nvmlGpuInstanceProfileInfo_t *info)
+{
+	DEVICE(dev, i);
+	NONNULL(info);
+	if (!mig_mode(i))
+		return NVML_ERROR_NOT_SUPPORTED;
+	if (profile != NVML_GPU_INSTANCE_PROFILE_1_SLICE)
+		return NVML_ERROR_NOT_SUPPORTED;
+	memset(info, 0, sizeof *info);
+	info->id = NVML_GPU_INSTANCE_PROFILE_1_SLICE;
+	info->sliceCount = 1;
+	info->instanceCount = NMIG;
+	info->multiprocessorCount = 16;
+	info->memorySizeMB = 9856;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t dev, unsigned int profileId, nvmlGpuInstance_t *instances, unsigned int *count)
+{
+	struct nvmlDevice_st migs[NMIG];
+	int n;
+	DEVICE(dev, i);
+	NONNULL(count);
+	if (!mig_mode(i) || profileId != NVML_GPU_INSTANCE_PROFILE_1_SLICE)
+		return NVML_ERROR_NOT_SUPPORTED;
+	n = load_migs(i, migs);
+	if (*count < (unsigned int)n) {
+		*count = n;
+		return NVML_ERROR_INSUFFICIENT_SIZE;
+	}
+	for (int k = 0; k < n; k++) {
+		gpuinstances[i][k].gpu = i;
+		gpuinstances[i][k].id = migs[k].gi;
+		instances[k].handle = &gpuinstances[i][k];
+	}
+	*count = n;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpuInstanceGetInfo(nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t *info)
+{
+	if (!initialized)
+		return NVML_ERROR_UNINITIALIZED;
+	NONNULL(info);
+	if (gpuInstance.handle < &gpuinstances[0][0] || gpuInstance.handle >= &gpuinstances[0][0] + NGPU * NMIG)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	memset(info, 0, sizeof *info);
+	info->device.handle = &devices[gpuInstance.handle->gpu];
+	info->id = gpuInstance.handle->id;
+	info->profileId = NVML_GPU_INSTANCE_PROFILE_1_SLICE;
+	return NVML_SUCCESS;
+}
+
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t dev, char *uuid, unsigned int length)
 {
+	if (initialized && is_mig_handle(dev)) {
+		NONNULL(uuid);
+		copy_string(uuid, length, dev.handle->uuid);
+		return NVML_SUCCESS;
+	}
 	DEVICE(dev, i);
 	NONNULL(uuid);
 	snprintf(uuid, length, "GPU-00000000-0000-0000-0000-00000000000%u", i);
@@ -225,7 +379,7 @@ nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t dev, unsigned int *currentMode, u
 	DEVICE(dev, i);
 	NONNULL(currentMode);
 	NONNULL(pendingMode);
-	*currentMode = *pendingMode = NVML_DEVICE_MIG_DISABLE;
+	*currentMode = *pendingMode = mig_mode(i) ? NVML_DEVICE_MIG_ENABLE : NVML_DEVICE_MIG_DISABLE;
 	return NVML_SUCCESS;
 }
 
@@ -267,10 +421,52 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t dev, nvmlMemory_t *m)
 	return NVML_SUCCESS;
 }
 
-/* One compute process (the inference engine) per GPU: PID 4100 + i. */
+/* One compute process (the inference engine) per GPU: PID 4100 + i; a MIG
+ * device's from the file; a MIG GPU's those of its MIG devices. */
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t dev, unsigned int *infoCount, nvmlProcessInfo_t *infos)
 {
+	if (initialized && is_mig_handle(dev)) {
+		unsigned int n = dev.handle->pid != 0;
+		NONNULL(infoCount);
+		if (*infoCount < n) {
+			*infoCount = n;
+			return NVML_ERROR_INSUFFICIENT_SIZE;
+		}
+		*infoCount = n;
+		if (n) {
+			NONNULL(infos);
+			infos[0].pid = dev.handle->pid;
+			infos[0].usedGpuMemory = 8 * GiB;
+			infos[0].gpuInstanceId = dev.handle->gi;
+			infos[0].computeInstanceId = 0;
+		}
+		return NVML_SUCCESS;
+	}
 	DEVICE(dev, i);
+	if (mig_mode(i)) {
+		struct nvmlDevice_st migs[NMIG];
+		unsigned int n = 0;
+		int m = load_migs(i, migs);
+		NONNULL(infoCount);
+		for (int k = 0; k < m; k++)
+			n += migs[k].pid != 0;
+		if (*infoCount < n) {
+			*infoCount = n;
+			return NVML_ERROR_INSUFFICIENT_SIZE;
+		}
+		*infoCount = 0;
+		for (int k = 0; k < m; k++) {
+			if (migs[k].pid == 0)
+				continue;
+			NONNULL(infos);
+			infos[*infoCount].pid = migs[k].pid;
+			infos[*infoCount].usedGpuMemory = 8 * GiB;
+			infos[*infoCount].gpuInstanceId = migs[k].gi;
+			infos[*infoCount].computeInstanceId = 0;
+			(*infoCount)++;
+		}
+		return NVML_SUCCESS;
+	}
 	NONNULL(infoCount);
 	if (*infoCount < 1) {
 		*infoCount = 1;

@@ -28,9 +28,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: llm-node-exporter
 {{- end }}
 
-{{/* The ServiceAccount needs pods get/list/watch and its token for --engine.kubernetes. */}}
+{{/* pods get/list/watch: --engine.kubernetes, --attribution.pods (or rbac.create). */}}
+{{- define "llm-node-exporter.rbacPods" -}}
+{{- $a := .Values.flags.attribution }}
+{{- if or .Values.rbac.create .Values.flags.engine.kubernetes (and $a.enabled $a.pods) }}true{{ end }}
+{{- end }}
+
+{{/* resourceslices list/watch: --attribution.dra. */}}
+{{- define "llm-node-exporter.rbacResourceSlices" -}}
+{{- $a := .Values.flags.attribution }}
+{{- if and $a.enabled $a.dra }}true{{ end }}
+{{- end }}
+
+{{/* The ServiceAccount needs a ClusterRole and its token when the exporter reads the API server. */}}
 {{- define "llm-node-exporter.rbac" -}}
-{{- if or .Values.rbac.create .Values.flags.engine.kubernetes }}true{{ end }}
+{{- if or (include "llm-node-exporter.rbacPods" .) (include "llm-node-exporter.rbacResourceSlices" .) }}true{{ end }}
 {{- end }}
 
 {{- define "llm-node-exporter.serviceAccountName" -}}
@@ -83,9 +95,18 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ include "llm-node-exporter.bool" (dict "name" "attribution.kubelet" "value" $f.attribution.kubelet) }}
 - {{ printf "--attribution.kubelet-socket=/var/lib/kubelet/pod-resources/%s" .Values.hostPaths.podResourcesSocket | quote }}
 - {{ printf "--attribution.refresh-interval=%v" ($f.attribution.refreshInterval) | quote }}
+- {{ printf "--attribution.proc-timeout=%v" ($f.attribution.procTimeout) | quote }}
 {{- range $f.attribution.gpuResourcePrefix }}
 - {{ printf "--attribution.gpu-resource-prefix=%v" (.) | quote }}
 {{- end }}
+- {{ include "llm-node-exporter.bool" (dict "name" "attribution.pods" "value" $f.attribution.pods) }}
+- {{ include "llm-node-exporter.bool" (dict "name" "attribution.dra" "value" $f.attribution.dra) }}
+{{- range $f.attribution.draDriver }}
+- {{ printf "--attribution.dra-driver=%v" (.) | quote }}
+{{- end }}
+- {{ include "llm-node-exporter.bool" (dict "name" "attribution.engine-targets" "value" $f.attribution.engineTargets) }}
+- {{ include "llm-node-exporter.bool" (dict "name" "attribution.label.pod-uid" "value" $f.attribution.label.podUid) }}
+- {{ include "llm-node-exporter.bool" (dict "name" "attribution.label.claim" "value" $f.attribution.label.claim) }}
 - {{ include "llm-node-exporter.bool" (dict "name" "collector.engine" "value" $f.collector.engine.enabled) }}
 {{- $e := $f.engine }}
 {{- if or $e.targets $e.targetsFile $e.kubernetes }}

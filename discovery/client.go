@@ -1,4 +1,4 @@
-package engine
+package discovery
 
 import (
 	"context"
@@ -27,19 +27,20 @@ var serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // tokens rotate (the kubelet rewrites the file well before expiry).
 const tokenReread = time.Minute
 
-// KubeClient is the little of a Kubernetes API client that discovery needs:
-// list and watch the pods of a node, over HTTPS with a bearer token or a
-// client certificate. It replaces client-go, whose packages alone doubled the
-// binary and the exporter's resident memory.
-type KubeClient struct {
+// Client is the little of a Kubernetes API client the exporter needs: list
+// and watch the objects of one node (pods, ResourceSlices), over HTTPS with a
+// bearer token or a client certificate. It replaces client-go, whose packages
+// alone doubled the binary and the exporter's resident memory. It is safe for
+// concurrent use.
+type Client struct {
 	server string // scheme://host:port, no trailing slash
 	http   *http.Client
 	token  *tokenSource // nil: no bearer token (client certificate, or none)
 }
 
-// NewKubernetesClient returns a client from the kubeconfig file, or the
-// in-cluster configuration when path is empty.
-func NewKubernetesClient(kubeconfig string) (*KubeClient, error) {
+// NewClient returns a client from the kubeconfig file, or the in-cluster
+// configuration when the path is empty.
+func NewClient(kubeconfig string) (*Client, error) {
 	if kubeconfig != "" {
 		return kubeconfigClient(kubeconfig)
 	}
@@ -48,7 +49,7 @@ func NewKubernetesClient(kubeconfig string) (*KubeClient, error) {
 
 // inClusterClient: KUBERNETES_SERVICE_HOST/PORT, the service account's token
 // (re-read as it rotates) and CA.
-func inClusterClient() (*KubeClient, error) {
+func inClusterClient() (*Client, error) {
 	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {
 		return nil, errors.New("not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset); use --engine.kubeconfig")
@@ -65,11 +66,11 @@ func inClusterClient() (*KubeClient, error) {
 	if tlsCfg.RootCAs, err = certPool(ca); err != nil {
 		return nil, fmt.Errorf("service account CA: %w", err)
 	}
-	return newKubeClient("https://"+net.JoinHostPort(host, port), tlsCfg, ts), nil
+	return newClient("https://"+net.JoinHostPort(host, port), tlsCfg, ts), nil
 }
 
-func newKubeClient(server string, tlsCfg *tls.Config, ts *tokenSource) *KubeClient {
-	return &KubeClient{
+func newClient(server string, tlsCfg *tls.Config, ts *tokenSource) *Client {
+	return &Client{
 		server: strings.TrimRight(server, "/"),
 		token:  ts,
 		http: &http.Client{Transport: &http.Transport{
@@ -143,7 +144,7 @@ func isGone(err error) bool {
 // get sends GET path?query with the bearer token; on a 401 it reads the token
 // file again and, if the token changed, tries once more. A non-2xx answer is a
 // *statusError (its body read, at most 4 KiB).
-func (c *KubeClient) get(ctx context.Context, path string, query url.Values) (*http.Response, error) {
+func (c *Client) get(ctx context.Context, path string, query url.Values) (*http.Response, error) {
 	u := c.server + path + "?" + query.Encode()
 	var last string
 	for attempt := 0; ; attempt++ {
@@ -221,7 +222,7 @@ type kubeconfigFile struct {
 // cluster's server and CA (file or data, or insecure-skip-tls-verify), the
 // user's token, token file or client certificate. Exec plugins, auth
 // providers and basic auth are not supported: a start-up error.
-func kubeconfigClient(path string) (*KubeClient, error) {
+func kubeconfigClient(path string) (*Client, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -230,7 +231,7 @@ func kubeconfigClient(path string) (*KubeClient, error) {
 	if err := yaml.Unmarshal(raw, &kc); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
-	fail := func(format string, a ...any) (*KubeClient, error) {
+	fail := func(format string, a ...any) (*Client, error) {
 		return nil, fmt.Errorf("kubeconfig %s: "+format, append([]any{path}, a...)...)
 	}
 	// Relative file names are relative to the kubeconfig's directory.
@@ -340,7 +341,7 @@ func kubeconfigClient(path string) (*KubeClient, error) {
 			return fail("user %q not found", userName)
 		}
 	}
-	return newKubeClient(server, tlsCfg, ts), nil
+	return newClient(server, tlsCfg, ts), nil
 }
 
 // dataOrFile is the base64 *-data field when set, else the file's content, else nil.

@@ -1,4 +1,4 @@
-package engine
+package discovery
 
 import (
 	"encoding/json"
@@ -15,19 +15,42 @@ import (
 // Target is one engine metrics endpoint and the labels that join it to its pod.
 type Target struct {
 	URL    string
-	Labels JoinLabels
+	Labels Labels
 }
 
-// key identifies a target across reloads: the same URL with the same labels
+// Labels are what a target contributes to its series: where it runs and, for
+// what the page does not say itself, its role, model and DP rank. Unknown is
+// the empty string. The engine collector's JoinLabels has the same fields in
+// the same order (it converts one into the other, which the compiler checks).
+type Labels struct {
+	Namespace, Pod, Container string
+	Role, Model, DPRank       string
+	Engine                    string // "sglang" | "vllm"; empty: detected from the page
+}
+
+// Fill returns l with every empty label taken from from.
+func (l Labels) Fill(from Labels) Labels {
+	for _, p := range []struct{ dst, src *string }{
+		{&l.Namespace, &from.Namespace}, {&l.Pod, &from.Pod}, {&l.Container, &from.Container},
+		{&l.Role, &from.Role}, {&l.Model, &from.Model}, {&l.DPRank, &from.DPRank}, {&l.Engine, &from.Engine},
+	} {
+		if *p.dst == "" {
+			*p.dst = *p.src
+		}
+	}
+	return l
+}
+
+// Key identifies a target across reloads: the same URL with the same labels
 // keeps its counters.
-func (t Target) key() string {
+func (t Target) Key() string {
 	l := t.Labels
 	return strings.Join([]string{t.URL, l.Namespace, l.Pod, l.Container, l.Role, l.Model, l.DPRank, l.Engine}, "\xff")
 }
 
 // setLabel sets one join label by its name; the names a target may carry are
 // exactly the schema's: namespace, pod, container, role, model, dp_rank, engine.
-func (l *JoinLabels) setLabel(name, value string) error {
+func (l *Labels) set(name, value string) error {
 	switch name {
 	case "namespace":
 		l.Namespace = value
@@ -74,7 +97,7 @@ func ParseTarget(s string) (Target, error) {
 		if !ok {
 			return t, fmt.Errorf("target %q: label %q is not name=value", s, p)
 		}
-		if err := t.Labels.setLabel(strings.TrimSpace(name), strings.TrimSpace(value)); err != nil {
+		if err := t.Labels.set(strings.TrimSpace(name), strings.TrimSpace(value)); err != nil {
 			return t, fmt.Errorf("target %q: %w", s, err)
 		}
 	}
@@ -131,7 +154,7 @@ func parseTargetsFile(path string, data []byte) ([]Target, error) {
 	var out []Target
 	for gi, g := range groups {
 		scheme, metricsPath := "http", "/metrics"
-		var labels JoinLabels
+		var labels Labels
 		names := make([]string, 0, len(g.Labels))
 		for name := range g.Labels {
 			names = append(names, name)
@@ -146,7 +169,7 @@ func parseTargetsFile(path string, data []byte) ([]Target, error) {
 				metricsPath = value
 			case strings.HasPrefix(name, "__"):
 			default:
-				if err := labels.setLabel(name, value); err != nil {
+				if err := labels.set(name, value); err != nil {
 					return nil, fmt.Errorf("%s: group %d: %w", path, gi, err)
 				}
 			}
