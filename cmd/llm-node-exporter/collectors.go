@@ -52,9 +52,10 @@ func addCollectorFlags(app *kingpin.Application) *collectorFlags {
 
 // build constructs the enabled collectors and the attribution cache that
 // labels them; a bad collector flag stops start-up. The returned function
-// starts the background work: the engine targets' watchers, and a first
-// attribution refresh, synchronously so the first scrape is already labelled,
-// then the periodic refresh, until ctx ends.
+// starts the background work, each part in its own goroutine and returning
+// at once: the engine targets' watchers, and the attribution refreshes (the
+// first at once, then periodically) until ctx ends. Nothing waits for them:
+// series are unlabelled until the first refresh has finished.
 func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*collector.Set, func(ctx context.Context), error) {
 	cache := f.attribution.newCache(paths, logger)
 	enabled := map[string]collector.Collector{}
@@ -101,19 +102,19 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger) (*col
 		enabled["attribution"] = attribution.NewMetricsCollector(cache)
 		interval := *f.attribution.interval
 		starts = append(starts, func(ctx context.Context) {
+			began := time.Now()
 			cache.Refresh(ctx)
-			go func() {
-				select {
-				case <-time.After(interval):
-					cache.Run(ctx)
-				case <-ctx.Done():
-				}
-			}()
+			logger.Info("first attribution refresh finished", "duration", time.Since(began))
+			select {
+			case <-time.After(interval):
+				cache.Run(ctx)
+			case <-ctx.Done():
+			}
 		})
 	}
 	start := func(ctx context.Context) {
 		for _, s := range starts {
-			s(ctx)
+			go s(ctx)
 		}
 	}
 	return collector.NewSet(logger, enabled), start, nil

@@ -109,8 +109,23 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// start runs the binary on a free loopback port and waits until it serves.
+// start runs the binary on a free loopback port and waits until it serves
+// and, unless attribution is off, until its first attribution refresh has
+// finished (the exporter serves before it), so pages compare run to run.
 func start(t *testing.T, args ...string) *exporter {
+	t.Helper()
+	e := launch(t, args...)
+	for _, a := range args {
+		if a == "--no-attribution" || a == "--attribution=false" {
+			return e
+		}
+	}
+	e.waitLogWithin(t, "first attribution refresh finished", 30*time.Second)
+	return e
+}
+
+// launch runs the binary on a free loopback port and waits until it serves.
+func launch(t *testing.T, args ...string) *exporter {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,6 +158,17 @@ func start(t *testing.T, args ...string) *exporter {
 	}
 	t.Fatalf("exporter did not start: %s", logs)
 	return nil
+}
+
+// waitLogWithin waits until the exporter's output mentions substr, at most d.
+func (e *exporter) waitLogWithin(t *testing.T, substr string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(e.log.String(), substr) {
+			return
+		}
+	}
+	t.Fatalf("exporter output never mentioned %q within %s:\n%s", substr, d, e.log)
 }
 
 // waitLog waits until the exporter's output mentions substr (the output
