@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,20 +122,18 @@ type pushGatherer struct {
 	set     *collector.Set
 	static  prometheus.Gatherer
 	timeout time.Duration
-	// latest is the latest deadline any gather may have (Unix nanoseconds, 0
-	// for none): set on SIGTERM, so the final gather leaves time to send.
-	latest atomic.Int64
+	// Once stopping has ended (SIGTERM), a gather gets at most final, so the
+	// last collection leaves the rest of the flush timeout to the sends.
+	stopping context.Context
+	final    time.Duration
 }
 
 func (g *pushGatherer) Gather() ([]*dto.MetricFamily, error) {
-	deadline := time.Now().Add(g.timeout)
-	if l := g.latest.Load(); l != 0 && time.Unix(0, l).Before(deadline) {
-		deadline = time.Unix(0, l)
+	timeout := g.timeout
+	if g.stopping != nil && g.stopping.Err() != nil {
+		timeout = min(timeout, g.final)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return prometheus.Gatherers{g.static, g.set.Gatherer(ctx)}.Gather()
 }
-
-// finishBy bounds every later gather's deadline by t.
-func (g *pushGatherer) finishBy(t time.Time) { g.latest.Store(t.UnixNano()) }

@@ -22,23 +22,22 @@ func TestScrapeBudget(t *testing.T) {
 		header string
 		want   time.Duration
 	}{
-		{"", limit},                          // no header: the flag
-		{"4", 3500 * time.Millisecond},       // Prometheus's timeout less the offset
-		{"2.5", 2 * time.Second},             // fractions, as Prometheus sends them
-		{"0.6", 300 * time.Millisecond},      // shorter than twice the offset: half of it
-		{"30", limit},                        // never past the flag
-		{"1e300", limit},                     // nor past it by overflowing
-		{"-1", limit},                        // nonsense: the flag
-		{"NaN", limit},                       //
-		{"ten", limit},                       //
-		{"10.5", 10 * time.Second},           // exactly the flag's worth
-		{"0.000000001", time.Nanosecond / 2}, // rounds to nothing: still positive below
+		{"", limit},                     // no header: the flag
+		{"4", 3500 * time.Millisecond},  // Prometheus's timeout less the offset
+		{"2.5", 2 * time.Second},        // fractions, as Prometheus sends them
+		{"0.6", 300 * time.Millisecond}, // shorter than twice the offset: half of it
+		{"30", limit},                   // never past the flag
+		{"1e300", limit},                // nor past it by overflowing
+		{"-1", limit},                   // nonsense: the flag
+		{"NaN", limit},                  //
+		{"ten", limit},                  //
+		{"10.5", 10 * time.Second},      // exactly the flag's worth
 	} {
 		h := http.Header{}
 		if tc.header != "" {
 			h.Set(scrapeTimeoutHeader, tc.header)
 		}
-		if got := scrapeBudget(h, limit, offset); got != tc.want && !(tc.want == 0 && got == 0) {
+		if got := scrapeBudget(h, limit, offset); got != tc.want {
 			t.Errorf("header %q: budget %s, want %s", tc.header, got, tc.want)
 		}
 	}
@@ -140,8 +139,9 @@ func TestPushGathererDeadline(t *testing.T) {
 		}
 	}
 	gatherWithin("periodic gather")
-	g.timeout = time.Hour
-	g.finishBy(time.Now().Add(200 * time.Millisecond))
+	stopping, stop := context.WithCancel(context.Background())
+	g.timeout, g.stopping, g.final = time.Hour, stopping, 200*time.Millisecond
+	stop() // SIGTERM
 	gatherWithin("final gather")
 	if n, err := testutil.GatherAndCount(g, "llm_exporter_collector_timeouts_total"); err != nil || n != 1 {
 		t.Errorf("timeouts series: %d, %v", n, err)

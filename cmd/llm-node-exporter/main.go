@@ -103,7 +103,10 @@ func run(opts *options, logger *slog.Logger) error {
 	// under each scrape's deadline.
 	static := prometheus.NewRegistry()
 	static.MustRegister(versioncollector.NewCollector("llm_exporter"))
-	pushGather := &pushGatherer{set: set, static: static, timeout: *opts.server.scrapeTimeout}
+	// Every shutdown step happens within the flush timeout of SIGTERM; the
+	// final gather gets half of it, the sends the rest.
+	flushTimeout := *opts.push.flushTimeout
+	pushGather := &pushGatherer{set: set, static: static, timeout: *opts.server.scrapeTimeout, stopping: ctx, final: flushTimeout / 2}
 	if iv := *opts.push.interval; iv > 0 && iv < pushGather.timeout {
 		pushGather.timeout = iv
 	}
@@ -113,8 +116,6 @@ func run(opts *options, logger *slog.Logger) error {
 	}
 	limiter := newAuthLimiter(*opts.server.maxAuthAttempts, static)
 
-	// Every shutdown step happens within the flush timeout of SIGTERM.
-	flushTimeout := *opts.push.flushTimeout
 	var shutdownDeadline time.Time
 	pushDone := make(chan struct{})
 	if pusher != nil {
@@ -134,11 +135,7 @@ func run(opts *options, logger *slog.Logger) error {
 			logger.Warn("remote write not finished within the flush timeout; exiting", "timeout", flushTimeout)
 		}
 	}
-	beginShutdown := func() {
-		shutdownDeadline = time.Now().Add(flushTimeout)
-		// The final gather gets half the flush timeout, the sends the rest.
-		pushGather.finishBy(time.Now().Add(flushTimeout / 2))
-	}
+	beginShutdown := func() { shutdownDeadline = time.Now().Add(flushTimeout) }
 	if !listening(opts.toolkit) {
 		if pusher == nil {
 			return errors.New(`--web.listen-address="" disables the HTTP server: push mode (--remote-write.url) is then required`)
