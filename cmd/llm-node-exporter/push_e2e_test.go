@@ -302,8 +302,10 @@ func TestPushEndToEndReceiverDownThenUp(t *testing.T) {
 	promUp := time.Now()
 	prom := startPrometheus(t, bin, addr)
 	q := `llm_exporter_build_info{instance="node-down"}[5m]`
-	res := prom.waitQuery(t, q, "samples from before Prometheus started", func(r []promSeries) bool {
-		if len(r) != 1 || len(r[0].Values) == 0 {
+	// The buffer arrives over several requests after the receiver's first
+	// success: wait until the outage's collections are all in.
+	res := prom.waitQuery(t, q, "the samples from before Prometheus started", func(r []promSeries) bool {
+		if len(r) != 1 || len(r[0].Values) < 6 {
 			return false
 		}
 		first, _ := r[0].Values[0][0].(float64)
