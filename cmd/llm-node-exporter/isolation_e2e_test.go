@@ -554,7 +554,7 @@ func TestWrongPasswordFlood(t *testing.T) {
 					// plain request flood, for network policy to stop.
 					select {
 					case <-stop:
-					case <-time.After(50 * time.Millisecond):
+					case <-time.After(100 * time.Millisecond):
 					}
 				}
 			}
@@ -563,7 +563,7 @@ func TestWrongPasswordFlood(t *testing.T) {
 	defer func() { close(stop); flood.Wait() }()
 	// Well into the flood: more wrong passwords checked than the toolkit's
 	// cache holds, so the real credentials have been evicted from it.
-	waitFor(t, time.Minute, "the flood under way", func() bool { return answered.Load()-throttled.Load() >= 150 })
+	waitFor(t, 3*time.Minute, "the flood under way", func() bool { return answered.Load()-throttled.Load() >= 150 })
 	var slowest time.Duration
 	defer func() { t.Logf("slowest of 10 real scrapes during the flood: %s", slowest) }()
 	for i := 0; i < 10; i++ {
@@ -629,12 +629,13 @@ func slowClients(t *testing.T, n int, dial func() (net.Conn, error), request str
 func slotsHeldThenFreed(t *testing.T, url string) {
 	t.Helper()
 	client := &http.Client{Transport: &http.Transport{}}
-	status := func() int {
-		code, _, _ := scrapeAsPrometheus(client, url, 30*time.Second, "", "")
+	status := func(timeout time.Duration) int {
+		code, _, _ := scrapeAsPrometheus(client, url, timeout, "", "")
 		return code
 	}
-	waitFor(t, time.Minute, "every slot held by the slow clients", func() bool { return status() == http.StatusServiceUnavailable })
-	waitFor(t, time.Minute, "a scrape served again", func() bool { return status() == http.StatusOK })
+	// A 1 s scrape waits a quarter of its 0.5 s budget for a slot.
+	waitFor(t, time.Minute, "every slot held by the slow clients", func() bool { return status(time.Second) == http.StatusServiceUnavailable })
+	waitFor(t, time.Minute, "a scrape served again", func() bool { return status(10*time.Second) == http.StatusOK })
 }
 
 // TestSlowClientsFreeTheirSlots: 40 clients that trickle a request body
@@ -642,7 +643,9 @@ func slotsHeldThenFreed(t *testing.T, url string) {
 // of --web.max-requests only until that timeout: then real scrapes are
 // served again.
 func TestSlowClientsFreeTheirSlots(t *testing.T) {
-	timeouts := []string{"--web.scrape-timeout=1s", "--web.read-timeout=2s", "--web.write-timeout=2s", "--no-attribution"}
+	// Long enough that every slow client is in before the first one's
+	// timeout, however slowly they connect on a busy machine.
+	timeouts := []string{"--web.scrape-timeout=1s", "--web.read-timeout=10s", "--web.write-timeout=10s", "--no-attribution"}
 	t.Run("trickled body", func(t *testing.T) {
 		p := spawn(t, true, nil, append(timeouts, "--no-collector.gpu", "--path.sysfs="+fixtureSysfs, "--web.max-requests=40")...)
 		addr := strings.TrimPrefix(p.url, "http://")
