@@ -112,7 +112,24 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A handler per request (cheap: no registration, the in-flight limit is
 	// above) because a Gatherer takes no context.
-	promhttp.HandlerFor(g, h.opts).ServeHTTP(w, r)
+	promhttp.HandlerFor(unlessGone{g, r.Context()}, h.opts).ServeHTTP(w, r)
+}
+
+// unlessGone gathers g, and nothing when the request has ended meanwhile
+// (the client hung up, the server is shutting down): no one will read the
+// page, and encoding it for each abandoned scrape would burn the CPU the
+// next scrapes need.
+type unlessGone struct {
+	g   prometheus.Gatherer
+	ctx context.Context
+}
+
+func (u unlessGone) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := u.g.Gather()
+	if u.ctx.Err() != nil {
+		return nil, nil // an empty page, and no error to log for each
+	}
+	return mfs, err
 }
 
 // pushGatherer is what push mode gathers: the collector set within a

@@ -209,3 +209,28 @@ func TestAuthLimiter(t *testing.T) {
 		t.Errorf("throttled_total = %v, want 1", v)
 	}
 }
+
+// TestAbandonedScrapeIsNotEncoded: a scrape whose client hung up while it
+// was gathered writes no page, so abandoned scrapes cost no encoding.
+func TestAbandonedScrapeIsNotEncoded(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	set := collector.NewSet(slog.New(slog.DiscardHandler), map[string]collector.Collector{"stuck": hanging{release}})
+	h := newMetricsHandler(set, prometheus.NewRegistry(), false, 40, time.Hour, 0, slog.New(slog.DiscardHandler))
+	ctx, hangUp := context.WithCancel(context.Background())
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil).WithContext(ctx))
+		close(done)
+	}()
+	hangUp()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the abandoned scrape did not end")
+	}
+	if body := rec.Body.String(); body != "" {
+		t.Errorf("abandoned scrape encoded a page:\n%.500s", body)
+	}
+}
