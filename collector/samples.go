@@ -32,6 +32,10 @@ func (s *Samples) Send(ch chan<- prometheus.Metric, desc *prometheus.Desc, typ p
 	s.chunk = s.chunk[:len(s.chunk)+1]
 	m := &s.chunk[len(s.chunk)-1]
 	m.desc, m.typ, m.value, m.labels = desc, typ, value, labels
+	// Point the value holders at the value now, so Write only reads: the
+	// same metric may be written by overlapping scrapes sharing a collection.
+	m.counter.Value = &m.value
+	m.gauge.Value = &m.value
 	s.sent++
 	ch <- m
 }
@@ -56,10 +60,8 @@ func (m *sample) Write(out *dto.Metric) error {
 	out.Label = m.labels
 	switch m.typ {
 	case prometheus.CounterValue:
-		m.counter.Value = &m.value
 		out.Counter = &m.counter
 	case prometheus.GaugeValue:
-		m.gauge.Value = &m.value
 		out.Gauge = &m.gauge
 	default:
 		out.Untyped = &dto.Untyped{Value: &m.value}

@@ -200,7 +200,7 @@ func TestKubeletSocketUnderRootfs(t *testing.T) {
 func (e *exporter) waitAttributed(t testing.TB, args []string) {
 	t.Helper()
 	for _, a := range args {
-		if a == "--no-attribution" || strings.HasPrefix(a, "--log.level=") && a != "--log.level=info" && a != "--log.level=debug" {
+		if a == "--no-attribution" || a == "--attribution=false" || strings.HasPrefix(a, "--log.level=") && a != "--log.level=info" && a != "--log.level=debug" {
 			return
 		}
 	}

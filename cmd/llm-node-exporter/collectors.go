@@ -169,7 +169,7 @@ func (f *collectorFlags) build(paths collector.Paths, logger *slog.Logger, relea
 	}
 	start := func(ctx context.Context) {
 		for _, s := range starts {
-			s(ctx)
+			go s(ctx)
 		}
 	}
 	return collector.NewSet(logger, enabled), start, nil

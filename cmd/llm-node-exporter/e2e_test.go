@@ -127,8 +127,18 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// start runs the binary on a free loopback port and waits until it serves.
+// start runs the binary on a free loopback port and waits until it serves
+// and, unless attribution is off, until its first attribution refresh has
+// finished (the exporter serves before it), so pages compare run to run.
 func start(t testing.TB, args ...string) *exporter {
+	t.Helper()
+	e := launch(t, args...)
+	e.waitAttributed(t, args)
+	return e
+}
+
+// launch runs the binary on a free loopback port and waits until it serves.
+func launch(t testing.TB, args ...string) *exporter {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,7 +177,6 @@ func start(t testing.TB, args ...string) *exporter {
 		resp.Body.Close()
 		return true
 	})
-	e.waitAttributed(t, args)
 	return e
 }
 

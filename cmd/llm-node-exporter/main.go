@@ -15,9 +15,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -39,6 +37,7 @@ type options struct {
 	maxRequests            *int
 	paths                  collector.Paths
 	toolkit                *web.FlagConfig
+	server                 *serverFlags
 	log                    *promslog.Config
 	collectors             *collectorFlags
 	push                   *pushFlags
@@ -53,6 +52,7 @@ func addFlags(app *kingpin.Application) *options {
 		maxRequests: app.Flag("web.max-requests",
 			"Maximum number of parallel scrape requests; 0 disables the limit.").Default("40").Int(),
 		toolkit: kingpinflag.AddFlags(app, defaultListenAddress),
+		server:  addServerFlags(app),
 		log:     &promslog.Config{},
 	}
 	app.Flag("path.sysfs", "sysfs mount point (the host's /sys when run in a container).").
@@ -83,6 +83,9 @@ func main() {
 
 func run(opts *options, logger *slog.Logger) error {
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+	if err := opts.server.validate(); err != nil {
+		return err
+	}
 
 	var release closers
 	// Runs last: after the server stopped and the final push, NVML shuts down.
@@ -94,14 +97,29 @@ func run(opts *options, logger *slog.Logger) error {
 	logger.Info("enabled collectors", "collectors", set.Names())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// In the background: a blocking /proc read or a slow Kubernetes API must
+	// never hold back serving, nor shutting down.
 	background(ctx)
 
-	// One registry for /metrics and for push mode.
-	reg := newRegistry(set)
-	pusher, err := opts.push.newPusher(reg, reg, logger)
+	// What never blocks (build info, push mode's and the server's own
+	// metrics) is gathered apart from the collectors, which are gathered
+	// under each scrape's deadline.
+	static := prometheus.NewRegistry()
+	static.MustRegister(versioncollector.NewCollector("llm_exporter"))
+	// Every shutdown step happens within the flush timeout of SIGTERM; the
+	// final gather gets half of it, the sends the rest.
+	flushTimeout := *opts.push.flushTimeout
+	pushGather := &pushGatherer{set: set, static: static, timeout: *opts.server.scrapeTimeout, stopping: ctx, final: flushTimeout / 2}
+	if iv := *opts.push.interval; iv > 0 && iv < pushGather.timeout {
+		pushGather.timeout = iv
+	}
+	pusher, err := opts.push.newPusher(pushGather, static, logger)
 	if err != nil {
 		return err
 	}
+	limiter := newAuthLimiter(*opts.server.maxAuthAttempts, static)
+
+	var shutdownDeadline time.Time
 	pushDone := make(chan struct{})
 	if pusher != nil {
 		go func() {
@@ -113,18 +131,28 @@ func run(opts *options, logger *slog.Logger) error {
 	} else {
 		close(pushDone)
 	}
+	waitPush := func() {
+		select {
+		case <-pushDone:
+		case <-time.After(time.Until(shutdownDeadline)):
+			logger.Warn("remote write not finished within the flush timeout; exiting", "timeout", flushTimeout)
+		}
+	}
+	beginShutdown := func() { shutdownDeadline = time.Now().Add(flushTimeout) }
 	if !listening(opts.toolkit) {
 		if pusher == nil {
 			return errors.New(`--web.listen-address="" disables the HTTP server: push mode (--remote-write.url) is then required`)
 		}
 		logger.Info("no listen address: push only, no HTTP server")
 		<-ctx.Done()
-		logger.Info("shutting down: flushing remote write", "timeout", *opts.push.flushTimeout)
-		<-pushDone
+		beginShutdown()
+		logger.Info("shutting down: flushing remote write", "timeout", flushTimeout)
+		waitPush()
 		return nil
 	}
 
-	handler := newMetricsHandler(reg, *opts.disableExporterMetrics, *opts.maxRequests, logger)
+	handler := newMetricsHandler(set, static, *opts.disableExporterMetrics, *opts.maxRequests,
+		*opts.server.scrapeTimeout, *opts.server.timeoutOffset, logger)
 	mux := http.NewServeMux()
 	mux.Handle(*opts.metricsPath, handler)
 	if *opts.metricsPath != "/" {
@@ -140,9 +168,12 @@ func run(opts *options, logger *slog.Logger) error {
 		mux.Handle("/", landing)
 	}
 
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Cancelling base ends the scrapes in progress at shutdown.
+	base, cancelScrapes := context.WithCancel(context.Background())
+	defer cancelScrapes()
+	var srvs servers
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(server, opts.toolkit, logger) }()
+	go func() { errc <- serve(mux, opts.server, opts.toolkit, base, &srvs, limiter, logger) }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -150,12 +181,17 @@ func run(opts *options, logger *slog.Logger) error {
 		}
 		return err
 	case <-ctx.Done():
-		logger.Info("shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		beginShutdown()
+		logger.Info("shutting down", "timeout", flushTimeout)
+		cancelScrapes()
+		shutdownCtx, cancel := context.WithDeadline(context.Background(), shutdownDeadline)
 		defer cancel()
-		err := server.Shutdown(shutdownCtx)
-		<-pushDone // the final push and flush, within --remote-write.flush-timeout
-		return err
+		err := srvs.shutdown(shutdownCtx)
+		waitPush() // the final push and flush, within --remote-write.flush-timeout
+		if err != nil {
+			logger.Warn("HTTP server shutdown", "err", err)
+		}
+		return nil
 	}
 }
 
@@ -171,33 +207,4 @@ func listening(f *web.FlagConfig) bool {
 		}
 	}
 	return false
-}
-
-// newRegistry holds what the exporter exposes and pushes: the collectors and
-// build info (and the remote-write self-metrics in push mode).
-func newRegistry(set *collector.Set) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(set, versioncollector.NewCollector("llm_exporter"))
-	return reg
-}
-
-// newMetricsHandler serves the collectors and build info, plus the exporter's
-// own runtime metrics unless disabled. Errors in one metric never fail the
-// scrape (ContinueOnError): the rest is still served.
-func newMetricsHandler(reg *prometheus.Registry, disableExporterMetrics bool, maxRequests int, logger *slog.Logger) http.Handler {
-	opts := promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: maxRequests,
-	}
-	if disableExporterMetrics {
-		return promhttp.HandlerFor(reg, opts)
-	}
-	self := prometheus.NewRegistry()
-	self.MustRegister(
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector(),
-	)
-	opts.Registry = self
-	return promhttp.InstrumentMetricHandler(self, promhttp.HandlerFor(prometheus.Gatherers{self, reg}, opts))
 }
