@@ -75,6 +75,12 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ include "llm-node-exporter.bool" (dict "name" "web.systemd-socket" "value" $f.web.systemdSocket) }}
 - {{ include "llm-node-exporter.bool" (dict "name" "web.disable-exporter-metrics" "value" $f.web.disableExporterMetrics) }}
 - {{ printf "--web.max-requests=%v" (int64 $f.web.maxRequests) | quote }}
+- {{ printf "--web.scrape-timeout=%v" ($f.web.scrapeTimeout) | quote }}
+- {{ printf "--web.scrape-timeout-offset=%v" ($f.web.scrapeTimeoutOffset) | quote }}
+- {{ printf "--web.read-timeout=%v" ($f.web.readTimeout) | quote }}
+- {{ printf "--web.write-timeout=%v" ($f.web.writeTimeout) | quote }}
+- {{ printf "--web.idle-timeout=%v" ($f.web.idleTimeout) | quote }}
+- {{ printf "--web.max-auth-attempts=%v" (int64 $f.web.maxAuthAttempts) | quote }}
 - "--path.sysfs=/host/sys"
 - "--path.procfs=/host/proc"
 - {{ printf "--path.rootfs=%v" ($f.path.rootfs) | quote }}
