@@ -58,7 +58,7 @@ demo-stack: $(BINARY) $(FAKENVML) $(DEMO_PROC) $(PROMETHEUS_BIN)
 	echo "  Prometheus alerts: http://$(STACK_PROM_ADDR)/api/v1/alerts"; \
 	echo "  rules:             http://$(STACK_PROM_ADDR)/api/v1/rules"; \
 	echo "  targets:           http://$(STACK_PROM_ADDR)/api/v1/targets"; \
-	echo "  a query:           http://$(STACK_PROM_ADDR)/api/v1/query?query=pod_dp_rank:engine_requests_running:max"; \
+	echo "  a query:           http://$(STACK_PROM_ADDR)/api/v1/query?query=namespace_pod_dp_rank:engine_requests_running:max"; \
 	echo "  (this prometheus is a plain go build: no web UI assets; the HTTP API and Grafana with dashboards/*.json work)"; \
 	echo "  engine down / up:  curl http://127.0.0.1:$$d/down , curl http://127.0.0.1:$$d/up"; \
 	echo "Ctrl-C stops everything."; \

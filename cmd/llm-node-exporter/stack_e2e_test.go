@@ -461,9 +461,9 @@ scrape_configs:
 			}
 		}
 		// Recorded per-rank series keep the join.
-		res := p.query(t, `pod_dp_rank:engine_requests_running:max{pod="sglang-decode-0"}`)
+		res := p.query(t, `namespace_pod_dp_rank:engine_requests_running:max{pod="sglang-decode-0"}`)
 		if len(res) != 2 {
-			t.Errorf("pod_dp_rank:engine_requests_running:max of the decode pod: %d series, want 2 (DP2): %v", len(res), res)
+			t.Errorf("namespace_pod_dp_rank:engine_requests_running:max of the decode pod: %d series, want 2 (DP2): %v", len(res), res)
 		}
 	})
 
