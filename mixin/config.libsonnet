@@ -42,8 +42,9 @@
     // decode); its prefill / decode win over the job name. Empty: the role comes from the job only.
     // A series with neither gets role "unified".
     engineRoleLabel: 'engine_type',
-    // Selector of the engines' own scrape targets for LLMEngineDown (`up` series). Empty: the alert
-    // reads only llm_engine_up, llm-node-exporter's view of the engines it scrapes.
+    // Selector of the engines' own scrape targets for LLMEngineDown (`up` series). Empty: the
+    // targets of the jobs that recorded engine DP ranks in the last hour. The alert also reads
+    // llm_engine_up, llm-node-exporter's view of the engines it scrapes.
     engineUpSelector: '',
     // kube-state-metrics.
     kubeStateMetricsSelector: 'job="kube-state-metrics"',

@@ -127,19 +127,24 @@
         silent: T([gauge('namespace_job:engine_requests_retracted:rate1m', jobL, '0.2x30'), gauge('namespace_job:engine_requests:rate1m', jobL, '10x30')], '20m', []),
       }),
     A('LLMEngineDown',
-      (if c.engineUpSelector == '' then '' else 'up{%s} == 0\nor\n' % c.engineUpSelector) + 'llm_engine_up == 0',
+      // Without a selector, the engines' targets are those of the jobs that recorded DP ranks in the
+      // last hour (a target that is down exports nothing, so its job's recorded series tell).
+      (if c.engineUpSelector != '' then 'up{%s} == 0' % c.engineUpSelector
+       else 'up == 0\nand on (%(cl)s, job)\nmax by (%(cl)s, job) (max_over_time(namespace_job:engine_dp_ranks:count[1h]))' % { cl: cl })
+      + '\nor\nllm_engine_up == 0',
       '5m',
       'critical',
       'Engine {{ $labels.instance }}{{ $labels.pod }} ({{ $labels.job }}) is down.',
       'The metrics of engine {{ $labels.instance }}{{ $labels.pod }} ({{ $labels.job }}) could not be read for 5 minutes, by Prometheus (`up`) or by llm-node-exporter (`llm_engine_up`): the engine process is down or hung.',
       local upL = { job: 'ns1/chat-decode', instance: '10.0.0.1:30000' };
       local exL = { job: 'llm-node-exporter', namespace: 'ns1', pod: 'chat-prefill-0', engine: 'sglang', role: 'prefill' };
-      local up = c.engineUpSelector != '';
+      local ranks = gauge('namespace_job:engine_dp_ranks:count', { job: 'ns1/chat-decode' }, '2x5 _x20');
       {
-        // With engineUpSelector empty, an `up` series of a down target does not page: only the exporter's view does.
-        fire: T([gauge('up', upL, '1x5 0x20'), gauge('llm_engine_up', exL, '0x20')], '15m', (if up then [upL] else []) + [exL]),
+        fire: T([gauge('up', upL, '1x5 0x20'), ranks, gauge('llm_engine_up', exL, '0x20')], '15m', [upL, exL]),
         // One failed scrape does not page.
-        silent: T([gauge('up', upL, '1x5 0x4 1x20'), gauge('llm_engine_up', exL, '1x5 0x4 1x20')], '9m', []),
+        silent: T([gauge('up', upL, '1x5 0x4 1x20'), ranks, gauge('llm_engine_up', exL, '1x5 0x4 1x20')], '9m', []),
+        // A target that is not an engine's (its job never recorded DP ranks) does not page.
+        silent_not_engine: T([gauge('up', { job: 'kube-state-metrics', instance: '10.0.0.9:8080' }, '0x20'), ranks], '15m', []),
       }),
   ],
 

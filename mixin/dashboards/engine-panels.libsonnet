@@ -237,10 +237,11 @@
       'Targets up',
       [V],
       'count(up == 1) or vector(0)',
-      if c.engineUpSelector == '' then 'count(llm_engine_up == 1) or vector(0)' else 'count(up{%s} == 1) or vector(0)' % c.engineUpSelector,
-      if c.engineUpSelector == '' then null else 'count(up{%s} == 1) or vector(0)' % c.engineUpSelector,
+      local up = if c.engineUpSelector != '' then 'up{%s}' % c.engineUpSelector else 'up and on (%s, job) %s' % [c.clusterLabel, 'max by (%s, job) (namespace_job:engine_dp_ranks:count)' % c.clusterLabel];
+      'count((%s) == 1) or vector(0)' % up,
+      'count(up{%s} == 1) or vector(0)' % (if c.engineUpSelector != '' then c.engineUpSelector else 'job=~".+-(prefill|decode)"'),
       status='fixed',
-      why="The seed counts every target of the Prometheus (node exporters, kube-state-metrics, ...) as an engine. Fixed: only the engines' targets (engineUpSelector; where it is empty, the engines llm-node-exporter reads, llm_engine_up)."),
+      why="The seed counts every target of the Prometheus (node exporters, kube-state-metrics, ...) as an engine. Fixed: only the engines' targets (engineUpSelector; where it is empty, the targets of the jobs that record engine DP ranks)."),
     // SGLang (fc-otel seed)
     O('sglang-e2e-mean',
       'End-to-End Request Latency (mean)',
