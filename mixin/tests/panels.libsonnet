@@ -70,16 +70,21 @@
     ],
   },
 
-  // For cmd/rulesbench: the given panels' queries with the benchmark's $variables.
+  // For cmd/rulesbench: every given seed panel with the benchmark's $variables: the seed's query
+  // (corrected), every query our panel runs, and the pairs compared one by one (A and p99).
   benchCheck(indexes, vars):: [
     {
+      index: p.index,
       id: '%d %s' % [p.index, p.title],
-      target: t.name,
-      corrected: $.subst(t.pair[1], vars),
-      new: $.subst(t.pair[0], vars),
+      dashboard: p.dashboard,
+      seed: $.subst(p.corrected, vars),
+      ours: [$.subst(q, vars) for q in [p.new] + [t[0] for t in p.targets]],
+      pairs: [
+        { target: t.name, corrected: $.subst(t.pair[1], vars), new: $.subst(t.pair[0], vars) }
+        for t in [{ name: 'A', pair: [p.new, p.corrected] }] + [{ name: 'p99', pair: x } for x in p.targets if x[1] != null && std.length(std.findSubstr('(0.99,', x[0])) > 0]
+      ],
     }
     for p in $.pdPanels
     if std.member(indexes, p.index)
-    for t in [{ name: 'A', pair: [p.new, p.corrected] }] + [{ name: 'p99', pair: x } for x in p.targets if x[1] != null && std.length(std.findSubstr('(0.99,', x[0])) > 0]
   ],
 }
