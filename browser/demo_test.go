@@ -336,7 +336,7 @@ func TestDemoInBrowser(t *testing.T) {
 
 	t.Run("RulesPageListsRecordingRules", func(t *testing.T) {
 		ctx := tab(t, browser, 2*time.Minute)
-		const rule = "pod:engine_stage_latency_seconds:mean1m"
+		const rule = "namespace_pod:engine_stage_latency_seconds:mean1m"
 		js := fmt.Sprintf(`document.body.innerText.includes(%q) ? 'listed' : ''`, rule)
 		if got, ok := untilPage(t, ctx, d.urls[labelRules]+"?search="+rule, js, 60*time.Second, func(s string) bool { return s == "listed" }); !ok {
 			t.Fatalf("%s does not list %s (%q)", d.urls[labelRules], rule, got)

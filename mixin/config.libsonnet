@@ -1,35 +1,74 @@
-// Everything a user may need to adapt lives here. Override any field with
-//   (import 'llm-node-exporter-mixin/mixin.libsonnet') + { _config+:: { clusterLabel: 'cluster' } }
+// Everything a user may need to adapt lives here. The defaults are the generic profile: a cluster
+// that runs llm-node-exporter, kube-state-metrics and the engines (SGLang, vLLM), labelled
+// `cluster` as kubernetes-mixin does. profiles/seeds.libsonnet is the other profile (the seed
+// dashboards' setup: `region`, node_exporter, cAdvisor and an in-house load balancer). Override
+// any field with
+//   (import 'llm-node-exporter-mixin/mixin.libsonnet') + { _config+:: { clusterLabel: 'k8s_cluster' } }
 {
   _config+:: {
-    // Label that names the region / cluster in multi-cluster setups (seed dashboards: `region`).
-    clusterLabel: 'region',
-    // Label that carries the Kubernetes node name on node-level series (node_exporter, llm-node-exporter).
+    // --- Labels ------------------------------------------------------------------------------
+    // Label that names the cluster in multi-cluster setups (kubernetes-mixin's `cluster`). Every
+    // recorded series keeps it; a federated or multi-cluster back end must keep it too.
+    clusterLabel: 'cluster',
+    // Label that carries the Kubernetes node name on node-level series (llm-node-exporter,
+    // node_exporter): the PodMonitor / ServiceMonitor relabels __meta_kubernetes_pod_node_name to it.
     nodeLabel: 'node',
+    // kube-state-metrics's own name for a pod's node on kube_pod_info (it is always `node`).
+    kubeStateMetricsNodeLabel: 'node',
 
-    // --- Source (a): what users scrape today -------------------------------------------------
-    // SGLang engines (prefill, decode and unified jobs). Seed jobs are named "<namespace>/<app>-<role>".
-    sglangSelector: 'job=~".+-(prefill|decode)"',
+    // --- Sources -----------------------------------------------------------------------------
+    // llm-node-exporter, kube-state-metrics and the engines are always read. The others are
+    // switched on where they are scraped: no rule reads a source that is off, and dashboard rows
+    // that only show it are left out.
+    sources: {
+      // node_exporter's infiniband collector (node_infiniband_*): the node-level fallback
+      // attribution of the seed panels. The exporter's per-HCA attribution replaces it.
+      nodeExporterInfiniBand: false,
+      // cAdvisor's pod network counters (container_network_*_bytes_total).
+      cadvisor: false,
+      // An in-house load balancer's watched endpoints (glm_watched_endpoints).
+      loadBalancer: false,
+    },
+
+    // --- Source (a): the engines as Prometheus scrapes them ----------------------------------
+    // SGLang engines. Empty matches every sglang:* series.
+    sglangSelector: '',
     // vLLM engines. Empty matches every vllm:* series.
     vllmSelector: '',
     // Regex over the `job` label: $1 = app, $2 = role (prefill|decode). Jobs that do not match keep
-    // app = job without its "<namespace>/" prefix and role = "unified".
+    // app = job without its "<namespace>/" prefix (a PodMonitor's job is "<namespace>/<name>").
     engineJobRegex: '(?:[^/]*/)?(.+)-(prefill|decode)',
-    // Selector of the engines' scrape targets for the "engine down" alert (`up` series).
-    engineUpSelector: 'job=~".+-(prefill|decode)"',
-    // The in-house load balancer's watched endpoints.
-    lbSelector: 'job=~".+-lb"',
-    // Label holding "ip:port[:dp_rank]" (`exported_endpoint` because the Prometheus Operator's own
-    // `endpoint` target label collided with it).
-    lbEndpointLabel: 'exported_endpoint',
-    lbEndpointRegex: '^([^:]+):([^:]+)(?::([^:]+))?$',
-    // kube-state-metrics and node_exporter.
+    // Engine label that names the P/D role of a series (SGLang: engine_type = unified | prefill |
+    // decode); its prefill / decode win over the job name. Empty: the role comes from the job only.
+    // A series with neither gets role "unified".
+    engineRoleLabel: 'engine_type',
+    // Selector of the engines' own scrape targets for LLMEngineDown (`up` series). Empty: the
+    // targets of the jobs that recorded engine DP ranks in the last hour. The alert also reads
+    // llm_engine_up, llm-node-exporter's view of the engines it scrapes.
+    engineUpSelector: '',
+    // kube-state-metrics.
     kubeStateMetricsSelector: 'job="kube-state-metrics"',
+    // Regex over a workload's name: $1 = app, $2 = role. Workloads that do not match get app = the
+    // workload's name and no role.
+    workloadRoleRegex: '(.+)-(prefill|decode)',
+    // kube_pod_labels label that names a pod's LeaderWorkerSet (kube-state-metrics exports the pod
+    // label leaderworkerset.sigs.k8s.io/name under this name once it is allow-listed; see
+    // docs/install.md). Without it, LWS pods are joined to their StatefulSets.
+    lwsNameLabel: 'label_leaderworkerset_sigs_k8s_io_name',
+
+    // --- Source (a), optional ----------------------------------------------------------------
     nodeExporterSelector: 'job="node-exporter"',
     // RDMA devices counted as the GPU fabric on node_exporter series.
     ibDeviceSelector: 'device=~"mlx5_.*"',
-    // Regex over a Deployment name: $1 = app, $2 = role.
-    workloadRoleRegex: '(.+)-(prefill|decode)',
+    cadvisorSelector: 'pod!=""',
+    // The load balancer's watched endpoints.
+    lbSelector: 'job=~".+-lb"',
+    // Label holding "ip:port[:dp_rank]".
+    lbEndpointLabel: 'exported_endpoint',
+    lbEndpointRegex: '^([^:]+):([^:]+)(?::([^:]+))?$',
+    // Pools the dashboards' "All" of $pool counts. Endpoints without a pool (the load balancer
+    // puts none on prefill endpoints) are always counted, as in the seed's `^$|^(...)$`.
+    lbPoolAllRegex: '.+',
 
     // --- Source (b): llm-node-exporter -------------------------------------------------------
     llmExporterSelector: 'job="llm-node-exporter"',
@@ -39,6 +78,9 @@
     rateWindow: '1m',
     // Window of the pod network (cAdvisor) rates, as in the seed PD Network dashboard.
     networkRateWindow: '5m',
+    // Windows of the request-availability ratios (multi-window burn-rate alerts). They are computed
+    // from the recorded rateWindow rates summed over the window, never from raw counters.
+    burnWindows: ['5m', '30m', '1h', '6h'],
 
     // --- Alert thresholds -------------------------------------------------------------------
     ttftP99ThresholdSeconds: 5,
@@ -80,5 +122,9 @@
     dashboardTags: ['llm-node-exporter'],
     dashboardRefresh: '30s',
     dashboardTimezone: 'utc',
+    // The Prometheus data source the dashboards open with (a name, or 'default' for Grafana's
+    // default data source) and the regex that limits the data source picker ('' = any).
+    grafanaDatasource: 'default',
+    grafanaDatasourceRegex: '',
   },
 }

@@ -51,7 +51,8 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 		}
 	}
 	// Nothing generated may be left behind by a rename.
-	for _, dir := range []string{"rules", "alerts", "dashboards", "deploy/prometheusrule"} {
+	for _, dir := range []string{"rules", "alerts", "dashboards", "deploy/prometheusrule", "mixin/tests/generic", "mixin/tests/seeds",
+		"profiles/seeds/rules", "profiles/seeds/alerts", "profiles/seeds/dashboards", "profiles/seeds/prometheusrule"} {
 		entries, _ := os.ReadDir(filepath.Join(repoRoot, dir))
 		for _, e := range entries {
 			if _, ok := files[dir+"/"+e.Name()]; !ok && !e.IsDir() {
@@ -85,11 +86,43 @@ func TestJsonnetFormatted(t *testing.T) {
 	}
 }
 
+// profile is one rendered profile of the mixin: where its files lie.
+type profile struct {
+	name, dir string // dir: "" (the shipped default) or "profiles/seeds/"
+	deploy    string // the PrometheusRule manifests' folder
+}
+
+var profiles = []profile{
+	{"generic", "", "deploy/prometheusrule/"},
+	{"seeds", "profiles/seeds/", "profiles/seeds/prometheusrule/"},
+}
+
+func (p profile) rules() string  { return p.dir + "rules/llm-node-exporter.rules.yaml" }
+func (p profile) alerts() string { return p.dir + "alerts/llm-node-exporter.alerts.yaml" }
+func (p profile) dashboards(files map[string][]byte) []string {
+	var out []string
+	for _, path := range SortedPaths(files) {
+		if strings.HasPrefix(path, p.dir+"dashboards/") {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+func isRuleFile(p string) bool {
+	for _, pr := range profiles {
+		if p == pr.rules() || p == pr.alerts() {
+			return true
+		}
+	}
+	return false
+}
+
 func ruleFiles(t *testing.T, files map[string][]byte) map[string]*rulefmt.RuleGroups {
 	t.Helper()
 	out := map[string]*rulefmt.RuleGroups{}
 	for _, p := range SortedPaths(files) {
-		if !(strings.HasPrefix(p, "rules/") || strings.HasPrefix(p, "alerts/")) {
+		if !isRuleFile(p) {
 			continue
 		}
 		groups, errs := rulefmt.Parse(files[p], false, model.LegacyValidation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
@@ -98,8 +131,8 @@ func ruleFiles(t *testing.T, files map[string][]byte) map[string]*rulefmt.RuleGr
 		}
 		out[p] = groups
 	}
-	if len(out) < 2 {
-		t.Fatalf("expected rule and alert files, got %d", len(out))
+	if len(out) != 2*len(profiles) {
+		t.Fatalf("expected a rule and an alert file per profile, got %d", len(out))
 	}
 	return out
 }
@@ -109,10 +142,12 @@ func ruleFiles(t *testing.T, files map[string][]byte) map[string]*rulefmt.RuleGr
 func TestRuleFilesLoad(t *testing.T) {
 	files := render(t)
 	ruleFiles(t, files)
-	for manifest, plain := range map[string]string{
-		"deploy/prometheusrule/llm-node-exporter-rules.yaml":  "rules/llm-node-exporter.rules.yaml",
-		"deploy/prometheusrule/llm-node-exporter-alerts.yaml": "alerts/llm-node-exporter.alerts.yaml",
-	} {
+	pairs := map[string]string{}
+	for _, p := range profiles {
+		pairs[p.deploy+"llm-node-exporter-rules.yaml"] = p.rules()
+		pairs[p.deploy+"llm-node-exporter-alerts.yaml"] = p.alerts()
+	}
+	for manifest, plain := range pairs {
 		var m struct {
 			APIVersion string    `yaml:"apiVersion"`
 			Kind       string    `yaml:"kind"`
@@ -147,13 +182,14 @@ var (
 )
 
 // mixtool-style lint: group size and naming, CamelCase alert names, severity values, summary,
-// description and runbook_url on every alert, level:metric:operations record names.
+// description and runbook_url on every alert, level:metric:operations record names. Groups hold at
+// most 20 rules: Mimir's ruler rejects bigger ones by default (ruler_max_rules_per_rule_group).
 func TestLint(t *testing.T) {
-	const maxGroupSize = 80
+	const maxGroupSize = 20
 	files := render(t)
-	names := map[string]bool{}
 	alerts := 0
 	for p, groups := range ruleFiles(t, files) {
+		names := map[string]bool{}
 		for _, g := range groups.Groups {
 			if names[g.Name] {
 				t.Errorf("%s: group %q defined twice", p, g.Name)
@@ -227,12 +263,15 @@ func substituteVars(q string) string {
 	})
 }
 
-// producedNames returns every series name a recording rule writes, the exporter's own series and
-// the contract series documented in docs/schema.md.
-func producedNames(t *testing.T, files map[string][]byte) map[string]bool {
+// producedNames returns every series name a recording rule of the profile writes, the exporter's
+// own series and the contract series documented in docs/schema.md.
+func producedNames(t *testing.T, files map[string][]byte, p profile) map[string]bool {
 	t.Helper()
 	names := map[string]bool{"up": true}
-	for _, groups := range ruleFiles(t, files) {
+	for path, groups := range ruleFiles(t, files) {
+		if path != p.rules() {
+			continue
+		}
 		for _, g := range groups.Groups {
 			for _, r := range g.Rules {
 				if r.Record != "" {
@@ -269,58 +308,61 @@ type dashboard struct {
 	} `json:"templating"`
 }
 
-// Every dashboard query parses with the PromQL parser and names only series that a recording rule
-// or the exporter produces; the dashboards have the region, namespace and app variables.
+// Every dashboard query of each profile parses with the PromQL parser and names only series that
+// a recording rule of that profile or the exporter produces; the dashboards have the cluster and
+// namespace variables; no row is left without panels (a row of a source the profile lacks goes).
 func TestDashboardQueries(t *testing.T) {
 	files := render(t)
-	produced := producedNames(t, files)
 	p := parser.NewParser(parser.Options{})
-	dashboards := 0
-	for _, path := range SortedPaths(files) {
-		if !strings.HasPrefix(path, "dashboards/") {
-			continue
+	cluster := map[string]string{"generic": "cluster", "seeds": "region"}
+	for _, prof := range profiles {
+		produced := producedNames(t, files, prof)
+		paths := prof.dashboards(files)
+		if len(paths) != 4 {
+			t.Errorf("%s: got %d dashboards, want 4", prof.name, len(paths))
 		}
-		dashboards++
-		var d dashboard
-		if err := json.Unmarshal(files[path], &d); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		vars := map[string]bool{}
-		for _, v := range d.Templating.List {
-			vars[v.Name] = true
-		}
-		for _, want := range []string{"datasource", "region", "namespace"} {
-			if !vars[want] {
-				t.Errorf("%s: no $%s variable", path, want)
+		for _, path := range paths {
+			var d dashboard
+			if err := json.Unmarshal(files[path], &d); err != nil {
+				t.Fatalf("%s: %v", path, err)
 			}
-		}
-		queries := 0
-		for _, panel := range d.Panels {
-			for _, tg := range panel.Targets {
-				queries++
-				for _, used := range grafanaVar.FindAllStringSubmatch(tg.Expr, -1) {
-					if !strings.HasPrefix(used[1], "__") && !vars[used[1]] {
-						t.Errorf("%s: %q uses undefined variable $%s", path, panel.Title, used[1])
-					}
-				}
-				expr, err := p.ParseExpr(substituteVars(tg.Expr))
-				if err != nil {
-					t.Errorf("%s: panel %q: %v\n%s", path, panel.Title, err, tg.Expr)
-					continue
-				}
-				for _, name := range seriesNames(expr) {
-					if !produced[name] {
-						t.Errorf("%s: panel %q reads %q, which no rule or exporter produces", path, panel.Title, name)
-					}
+			vars := map[string]bool{}
+			for _, v := range d.Templating.List {
+				vars[v.Name] = true
+			}
+			for _, want := range []string{"datasource", cluster[prof.name], "namespace"} {
+				if !vars[want] {
+					t.Errorf("%s: no $%s variable", path, want)
 				}
 			}
+			queries := 0
+			for i, panel := range d.Panels {
+				if panel.Type == "row" && (i+1 == len(d.Panels) || d.Panels[i+1].Type == "row") {
+					t.Errorf("%s: row %q has no panels", path, panel.Title)
+				}
+				for _, tg := range panel.Targets {
+					queries++
+					for _, used := range grafanaVar.FindAllStringSubmatch(tg.Expr, -1) {
+						if !strings.HasPrefix(used[1], "__") && !vars[used[1]] {
+							t.Errorf("%s: %q uses undefined variable $%s", path, panel.Title, used[1])
+						}
+					}
+					expr, err := p.ParseExpr(substituteVars(tg.Expr))
+					if err != nil {
+						t.Errorf("%s: panel %q: %v\n%s", path, panel.Title, err, tg.Expr)
+						continue
+					}
+					for _, name := range seriesNames(expr) {
+						if !produced[name] {
+							t.Errorf("%s: panel %q reads %q, which no rule of the %s profile or exporter produces", path, panel.Title, name, prof.name)
+						}
+					}
+				}
+			}
+			if queries == 0 {
+				t.Errorf("%s: no queries", path)
+			}
 		}
-		if queries == 0 {
-			t.Errorf("%s: no queries", path)
-		}
-	}
-	if dashboards != 4 {
-		t.Errorf("got %d dashboards, want 4", dashboards)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package mixin renders the jsonnet mixin (rules, alerts, dashboards, promtool tests, the coverage
-// table) into the files committed under rules/, alerts/, dashboards/, deploy/ and docs/.
+// table) into the files committed under rules/, alerts/, dashboards/, deploy/, profiles/ and docs/.
 package mixin
 
 import (

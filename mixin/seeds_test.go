@@ -36,7 +36,7 @@ func loadSeedCheck(t *testing.T) seedCheck {
 	t.Helper()
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{"."}})
-	raw, err := vm.EvaluateAnonymousSnippet(filepath.Join(".", "seedcheck.jsonnet"), "(import 'mixin.libsonnet').seedCheck")
+	raw, err := vm.EvaluateAnonymousSnippet(filepath.Join(".", "seedcheck.jsonnet"), "((import 'mixin.libsonnet') + (import 'profiles/seeds.libsonnet') + (import 'tests/tests.libsonnet')).seedCheck")
 	if err != nil {
 		t.Fatal(err)
 	}

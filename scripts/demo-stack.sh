@@ -31,15 +31,15 @@ rule_files: [$root/rules/llm-node-exporter.rules.yaml, $alerts]
 scrape_configs:
   - job_name: llm-node-exporter
     honor_labels: true
-    static_configs: [{targets: ["$DEMO_ADDR"], labels: {node: fixture-node, region: demo}}]
+    static_configs: [{targets: ["$DEMO_ADDR"], labels: {node: fixture-node, cluster: demo}}]
   - job_name: llm/sglang-prefill
-    static_configs: [{targets: ["127.0.0.1:$p"], labels: {namespace: llm, pod: sglang-prefill-0, node: fixture-node, region: demo}}]
+    static_configs: [{targets: ["127.0.0.1:$p"], labels: {namespace: llm, pod: sglang-prefill-0, node: fixture-node, cluster: demo}}]
   - job_name: llm/sglang-decode
-    static_configs: [{targets: ["127.0.0.1:$d"], labels: {namespace: llm, pod: sglang-decode-0, node: fixture-node, region: demo}}]
+    static_configs: [{targets: ["127.0.0.1:$d"], labels: {namespace: llm, pod: sglang-decode-0, node: fixture-node, cluster: demo}}]
   - job_name: llm/vllm
-    static_configs: [{targets: ["127.0.0.1:$v"], labels: {namespace: llm, pod: vllm-0, node: fixture-node, region: demo}}]
+    static_configs: [{targets: ["127.0.0.1:$v"], labels: {namespace: llm, pod: vllm-0, node: fixture-node, cluster: demo}}]
   - job_name: llm/vllm-v0
-    static_configs: [{targets: ["127.0.0.1:$v0"], labels: {namespace: llm, pod: vllm-v0-0, node: fixture-node, region: demo}}]
+    static_configs: [{targets: ["127.0.0.1:$v0"], labels: {namespace: llm, pod: vllm-v0-0, node: fixture-node, cluster: demo}}]
 EOF
 
 pids=
@@ -99,7 +99,7 @@ llm-node-exporter stack on the fixture node (logs in $DIR/):
   Prometheus rules:    http://$PROM_ADDR/rules
   Prometheus targets:  http://$PROM_ADDR/targets
   decode DRAM bandwidth per DP rank:  $(graph 'namespace_pod_dp_rank:llm_gpu_dram_bandwidth_utilization_ratio:avg{role="decode"}')
-  SGLang P/D per-stage latency:       $(graph 'pod:engine_stage_latency_seconds:mean1m{engine="sglang"}')
+  SGLang P/D per-stage latency:       $(graph 'namespace_pod:engine_stage_latency_seconds:mean1m{engine="sglang"}')
   InfiniBand bytes received per pod:  $(graph 'namespace_pod:llm_infiniband_port_data_received_bytes:rate1m')
 The fixture's DOWN port mlx5_3 fires LLMInfiniBandPortDown after its for: of $port_for.
 Faults (each fires its alert after its for:, and resolves when switched back):

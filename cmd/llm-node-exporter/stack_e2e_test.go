@@ -336,7 +336,7 @@ func TestStackEndToEnd(t *testing.T) {
   scrape_timeout: 900ms
   evaluation_interval: 1s
   external_labels: {}
-rule_files: [` + fmt.Sprintf("%q, %q", rulesFile, alertsFile) + `]
+rule_files: [` + fmt.Sprintf("%q, %q, %q", rulesFile, alertsFile, kubernetesMixinRules(t, dir)) + `]
 scrape_configs:
   - job_name: llm-node-exporter
     honor_labels: true
@@ -363,93 +363,12 @@ scrape_configs:
 		return p.groupsEvaluatedAfter(t, upAt.Add(2*time.Second))
 	})
 
-	t.Run("RulesHealthyAndProduceSeries", func(t *testing.T) {
-		groups := p.rules(t)
-		if len(groups) == 0 {
-			t.Fatal("no rule groups loaded")
-		}
-		var names []string
-		for g := range groups {
-			names = append(names, g)
-		}
-		sort.Strings(names)
-		recording, producing := 0, 0
-		// Chains of recorded series fill in over a few evaluations: wait for
-		// an empty result at most this long (in all) before calling it empty.
-		deadline := time.Now().Add(20 * time.Second)
-		for _, g := range names {
-			for i, r := range groups[g] {
-				known, isKnown := knownRuleErrors[r.Name]
-				switch {
-				case r.Health != "ok" && isKnown:
-					t.Logf("known failure of %s[%d] %s (%s): %s", g, i, r.Name, known, r.Error)
-					continue
-				case r.Health != "ok":
-					t.Errorf("%s[%d] %s: health %q: %s", g, i, r.Name, r.Health, r.Error)
-					continue
-				}
-				if r.Type != "recording" {
-					continue
-				}
-				recording++
-				n, err := p.tryQueryEventually(r.Query, deadline, r.Name)
-				if err != nil {
-					t.Errorf("%s[%d] %s: %v", g, i, r.Name, err)
-					continue
-				}
-				reason, ok := excepted(r.Name)
-				switch {
-				case n > 0 && ok:
-					t.Errorf("%s[%d] %s produces %d series but is listed as an exception (%s)", g, i, r.Name, n, reason)
-				case n > 0:
-					producing++
-				case !ok:
-					t.Errorf("%s[%d] %s produces no series:\n%s", g, i, r.Name, r.Query)
-				}
-			}
-		}
-		for name, why := range knownRuleErrors {
-			failing := false
-			for _, g := range groups {
-				for _, r := range g {
-					failing = failing || (r.Name == name && r.Health != "ok")
-				}
-			}
-			if !failing {
-				t.Errorf("%s is listed as failing (%s) but evaluates: remove it from knownRuleErrors", name, why)
-			}
-		}
-		t.Logf("%d of %d recording rules produce series", producing, recording)
-
-	})
-
-	t.Run("DashboardQueriesReturnData", func(t *testing.T) {
-		files, _ := filepath.Glob("../../dashboards/*.json")
-		if len(files) == 0 {
-			t.Fatal("no dashboards")
-		}
-		total, data := 0, 0
-		deadline := time.Now().Add(20 * time.Second)
-		for _, f := range files {
-			for _, q := range panelQueries(t, f) {
-				total++
-				expr := grafanaVars(q.expr)
-				n, err := p.tryQueryEventually(expr, deadline, q.expr)
-				reason, ok := excepted(q.expr)
-				switch {
-				case err != nil:
-					t.Errorf("%s %q: %s: %v", filepath.Base(f), q.title, expr, err)
-				case n > 0 && ok:
-					t.Errorf("%s %q returns data but is listed as an exception (%s): %s", filepath.Base(f), q.title, reason, q.expr)
-				case n > 0:
-					data++
-				case !ok:
-					t.Errorf("%s %q returns no data: %s", filepath.Base(f), q.title, expr)
-				}
-			}
-		}
-		t.Logf("%d of %d panel queries return data", data, total)
-	})
+	t.Run("RulesHealthyAndProduceSeries", func(t *testing.T) { checkRulesProduceSeries(t, p) })
+	t.Run("DashboardQueriesReturnData", func(t *testing.T) { checkDashboardsReturnData(t, p, "../../dashboards/*.json") })
+	// The pack beside kubernetes-mixin's pod owner join, and the seeds profile's rules and dashboards
+	// on the same targets (stack_mixin_e2e_test.go).
+	t.Run("CoexistsWithKubernetesMixin", func(t *testing.T) { checkKubernetesMixinCoexistence(t, p) })
+	t.Run("SeedsProfile", func(t *testing.T) { checkSeedsProfile(t, bin, dir, cfg, rulesFile, alertsFile) })
 
 	t.Run("Attribution", func(t *testing.T) {
 		// GPU i: prefill DP i (0-3) or decode DP i-4; the HCA mlx5_i beside it.
@@ -492,9 +411,9 @@ scrape_configs:
 			}
 		}
 		// Recorded per-rank series keep the join.
-		res := p.query(t, `pod_dp_rank:engine_requests_running:max{pod="sglang-decode-0"}`)
+		res := p.query(t, `namespace_pod_dp_rank:engine_requests_running:max{pod="sglang-decode-0"}`)
 		if len(res) != 2 {
-			t.Errorf("pod_dp_rank:engine_requests_running:max of the decode pod: %d series, want 2 (DP2): %v", len(res), res)
+			t.Errorf("namespace_pod_dp_rank:engine_requests_running:max of the decode pod: %d series, want 2 (DP2): %v", len(res), res)
 		}
 	})
 
@@ -563,23 +482,125 @@ scrape_configs:
 	})
 }
 
-// kube-state-metrics: the SGLang pods owned by ReplicaSets of the Deployments
-// sglang-prefill and sglang-decode (app sglang, roles from the names), on the fixture node.
+// checkRulesProduceSeries: every rule Prometheus loaded is healthy and every recording rule
+// produces series, but for the listed exceptions.
+func checkRulesProduceSeries(t *testing.T, p *promServer) {
+	groups := p.rules(t)
+	if len(groups) == 0 {
+		t.Fatal("no rule groups loaded")
+	}
+	var names []string
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	recording, producing := 0, 0
+	// Chains of recorded series fill in over a few evaluations: wait for
+	// an empty result at most this long (in all) before calling it empty.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, g := range names {
+		for i, r := range groups[g] {
+			known, isKnown := knownRuleErrors[r.Name]
+			switch {
+			case r.Health != "ok" && isKnown:
+				t.Logf("known failure of %s[%d] %s (%s): %s", g, i, r.Name, known, r.Error)
+				continue
+			case r.Health != "ok":
+				t.Errorf("%s[%d] %s: health %q: %s", g, i, r.Name, r.Health, r.Error)
+				continue
+			}
+			if r.Type != "recording" {
+				continue
+			}
+			recording++
+			n, err := p.tryQueryEventually(r.Query, deadline, r.Name)
+			if err != nil {
+				t.Errorf("%s[%d] %s: %v", g, i, r.Name, err)
+				continue
+			}
+			reason, ok := excepted(r.Name)
+			switch {
+			case n > 0 && ok:
+				t.Errorf("%s[%d] %s produces %d series but is listed as an exception (%s)", g, i, r.Name, n, reason)
+			case n > 0:
+				producing++
+			case !ok:
+				t.Errorf("%s[%d] %s produces no series:\n%s", g, i, r.Name, r.Query)
+			}
+		}
+	}
+	for name, why := range knownRuleErrors {
+		failing := false
+		for _, g := range groups {
+			for _, r := range g {
+				failing = failing || (r.Name == name && r.Health != "ok")
+			}
+		}
+		if !failing {
+			t.Errorf("%s is listed as failing (%s) but evaluates: remove it from knownRuleErrors", name, why)
+		}
+	}
+	t.Logf("%d of %d recording rules produce series", producing, recording)
+}
+
+// checkDashboardsReturnData: every panel query of the dashboards (a glob) returns data, but for
+// the listed exceptions.
+func checkDashboardsReturnData(t *testing.T, p *promServer, dashboards string) {
+	files, _ := filepath.Glob(dashboards)
+	if len(files) == 0 {
+		t.Fatal("no dashboards")
+	}
+	total, data := 0, 0
+	deadline := time.Now().Add(20 * time.Second)
+	for _, f := range files {
+		for _, q := range panelQueries(t, f) {
+			total++
+			expr := grafanaVars(q.expr)
+			n, err := p.tryQueryEventually(expr, deadline, q.expr)
+			reason, ok := excepted(q.expr)
+			switch {
+			case err != nil:
+				t.Errorf("%s %q: %s: %v", filepath.Base(f), q.title, expr, err)
+			case n > 0 && ok:
+				t.Errorf("%s %q returns data but is listed as an exception (%s): %s", filepath.Base(f), q.title, reason, q.expr)
+			case n > 0:
+				data++
+			case !ok:
+				t.Errorf("%s %q returns no data: %s", filepath.Base(f), q.title, expr)
+			}
+		}
+	}
+	t.Logf("%d of %d panel queries return data", data, total)
+}
+
+// kube-state-metrics: the SGLang prefill pod owned by a ReplicaSet of the Deployment sglang-prefill,
+// the decode pod the leader of the LeaderWorkerSet sglang-decode (its leader StatefulSet, the LWS
+// label allow-listed on kube_pod_labels), vllm-0 of a Deployment, vllm-v0-0 of a StatefulSet, a
+// DaemonSet pod and a bare pod, all on the fixture node (app sglang, roles from the names).
 const kubeStateMetricsPage = `# TYPE kube_pod_owner gauge
 kube_pod_owner{namespace="llm",pod="sglang-prefill-0",owner_kind="ReplicaSet",owner_name="sglang-prefill-5d8f7c9b4",owner_is_controller="true"} 1
-kube_pod_owner{namespace="llm",pod="sglang-decode-0",owner_kind="ReplicaSet",owner_name="sglang-decode-6b9c4d8f5",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="sglang-decode-0",owner_kind="StatefulSet",owner_name="sglang-decode",owner_is_controller="true"} 1
 kube_pod_owner{namespace="llm",pod="vllm-0",owner_kind="ReplicaSet",owner_name="vllm-7f6d5c4b3",owner_is_controller="true"} 1
-kube_pod_owner{namespace="llm",pod="vllm-v0-0",owner_kind="ReplicaSet",owner_name="vllm-v0-8c7b6a5d4",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="vllm-v0-0",owner_kind="StatefulSet",owner_name="vllm-v0",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm-node-exporter",pod="llm-node-exporter-x7k2p",owner_kind="DaemonSet",owner_name="llm-node-exporter",owner_is_controller="true"} 1
+kube_pod_owner{namespace="llm",pod="debug-shell",owner_kind="",owner_name="",owner_is_controller=""} 1
+# TYPE kube_pod_labels gauge
+kube_pod_labels{namespace="llm",pod="sglang-prefill-0",uid="u1"} 1
+kube_pod_labels{namespace="llm",pod="sglang-decode-0",uid="u2",label_leaderworkerset_sigs_k8s_io_name="sglang-decode"} 1
+kube_pod_labels{namespace="llm",pod="vllm-0",uid="u3"} 1
+kube_pod_labels{namespace="llm",pod="vllm-v0-0",uid="u4"} 1
+kube_pod_labels{namespace="llm-node-exporter",pod="llm-node-exporter-x7k2p",uid="u5"} 1
+kube_pod_labels{namespace="llm",pod="debug-shell",uid="u6"} 1
 # TYPE kube_replicaset_owner gauge
 kube_replicaset_owner{namespace="llm",replicaset="sglang-prefill-5d8f7c9b4",owner_kind="Deployment",owner_name="sglang-prefill",owner_is_controller="true"} 1
-kube_replicaset_owner{namespace="llm",replicaset="sglang-decode-6b9c4d8f5",owner_kind="Deployment",owner_name="sglang-decode",owner_is_controller="true"} 1
 kube_replicaset_owner{namespace="llm",replicaset="vllm-7f6d5c4b3",owner_kind="Deployment",owner_name="vllm",owner_is_controller="true"} 1
-kube_replicaset_owner{namespace="llm",replicaset="vllm-v0-8c7b6a5d4",owner_kind="Deployment",owner_name="vllm-v0",owner_is_controller="true"} 1
 # TYPE kube_pod_info gauge
 kube_pod_info{namespace="llm",pod="sglang-prefill-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.10"} 1
 kube_pod_info{namespace="llm",pod="sglang-decode-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.11"} 1
 kube_pod_info{namespace="llm",pod="vllm-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.12"} 1
 kube_pod_info{namespace="llm",pod="vllm-v0-0",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.13"} 1
+kube_pod_info{namespace="llm-node-exporter",pod="llm-node-exporter-x7k2p",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.0.0.1"} 1
+kube_pod_info{namespace="llm",pod="debug-shell",node="fixture-node",host_ip="10.0.0.1",pod_ip="10.1.0.14"} 1
 `
 
 // node_exporter's InfiniBand collector on the fixture node: two HCAs.

@@ -38,7 +38,7 @@
         acc { x: x + 8, y: y, out+: [p { id: std.length(acc.out) + 1, gridPos: { h: 8, w: 8, x: x, y: y } }] };
     std.foldl(step, panels, { x: 0, y: 0, out: [] }).out,
 
-  queryVar(name, query, label=name, includeAll=true, multi=true):: {
+  queryVar(name, query, label=name, includeAll=true, multi=true, allValue='.*'):: {
     name: name,
     label: label,
     type: 'query',
@@ -48,12 +48,14 @@
     refresh: 2,
     includeAll: includeAll,
     multi: multi,
-    allValue: '.*',
+    allValue: allValue,
     current: { selected: true, text: 'All', value: '$__all' },
     sort: 1,
   },
 
-  dashboard(title, uid, panels, vars, tags, refresh, timezone, description=''):: {
+  // datasource: the data source the dashboard opens with ('default': Grafana's default one);
+  // datasourceRegex limits the picker.
+  dashboard(title, uid, panels, vars, tags, refresh, timezone, description='', datasource='default', datasourceRegex=''):: {
     title: title,
     uid: uid,
     description: description,
@@ -70,8 +72,8 @@
         label: 'Data source',
         type: 'datasource',
         query: 'prometheus',
-        // No `current`: Grafana selects the default Prometheus datasource (the schema has no
-        // empty current, it requires its text and value).
+        regex: datasourceRegex,
+        current: { selected: true, text: datasource, value: datasource },
         hide: 0,
       }] + vars,
     },

@@ -4,6 +4,7 @@
 // tokens but has no GPU attributed. One step = 15s, so every rate is exact.
 {
   local c = $._config,
+  local cl = c.clusterLabel,
   local steps = 40,
   local lbl(o) = '{' + std.join(', ', ['%s="%s"' % [k, o[k]] for k in std.objectFields(o)]) + '}',
   local gauge(name, labels, v) = { series: name + lbl(labels), values: '%sx%d' % [v, steps] },
@@ -12,7 +13,7 @@
   // The label set of q's one series (group: value 1, so float rounding does not matter) and its value.
   local exact(q, labels, v) = [{ eval_time: '10m', expr: 'group without () (%s)' % q, exp_samples: [{ labels: labels, value: 1 }] }, near(q, v)],
 
-  local ex = { region: 'r1', node: 'n1', job: 'llm-node-exporter', instance: 'n1:9836' },
+  local ex = { [cl]: 'r1', [c.nodeLabel]: 'n1', job: 'llm-node-exporter', instance: 'n1:9836' },
   local pods = {
     prefill: { namespace: 'ns1', pod: 'chat-prefill-0', container: 'engine', engine: 'sglang', role: 'prefill' },
     decode: { namespace: 'ns1', pod: 'chat-decode-0', container: 'engine', engine: 'sglang', role: 'decode' },
@@ -49,7 +50,7 @@
     tok('decode', '1', 300),  // 20 tokens/s
     counter('llm_engine_generation_tokens_total', ex + pods.decode { pod: 'chat-decode-9', model: 'glm', dp_rank: '0', tp_rank: '' }, 75),  // 5 tokens/s, no GPU
   ],
-  local ksmBase = { region: 'r1', job: 'kube-state-metrics', namespace: 'ns1' },
+  local ksmBase = { [cl]: 'r1', job: 'kube-state-metrics', namespace: 'ns1' },
   local ksm = [
     gauge('kube_pod_owner', ksmBase { pod: p[0], owner_kind: 'ReplicaSet', owner_name: p[1], owner_is_controller: 'true' }, 1)
     for p in [['chat-prefill-0', 'chat-prefill-7f9c'], ['chat-decode-0', 'chat-decode-5b6d'], ['chat-decode-9', 'chat-decode-5b6d']]
@@ -61,7 +62,7 @@
   local R(pod, dp) = 'pod="%s", dp_rank="%s"' % [pod, dp],
 
   gpmTest:: {
-    rule_files: ['../../rules/llm-node-exporter.rules.yaml'],
+    rule_files: [$._paths.rules],
     evaluation_interval: c.rateWindow,
     group_eval_order: [g.name for g in $.prometheusRules.groups],
     tests: [{
@@ -71,7 +72,7 @@
       promql_expr_test: std.flattenArrays([if std.isArray(x) then x else [x] for x in [
         // Tensor activity per DP rank = mean over its TP GPUs: prefill dp0 (0.6 + 0.8) / 2, dp1 (0.5 + 0.7) / 2.
         exact('namespace_pod_dp_rank:llm_gpu_tensor_active_ratio:avg{%s}' % R('chat-prefill-0', '0'),
-              '{dp_rank="0", engine="sglang", namespace="ns1", pod="chat-prefill-0", region="r1", role="prefill"}',
+              '{dp_rank="0", engine="sglang", namespace="ns1", pod="chat-prefill-0", %s="r1", role="prefill"}' % cl,
               0.7),
         near('namespace_pod_dp_rank:llm_gpu_tensor_active_ratio:avg{%s}' % R('chat-prefill-0', '1'), '0.6'),
         // MIG: GPU 5's instances averaged first, (0.3 + 0) / 2 = 0.15, then the rank's GPUs 5 and 7:
@@ -91,7 +92,7 @@
         near('namespace_pod:llm_gpu_sm_active_ratio:avg{pod="chat-decode-0"}', '0.8333333333333334'),
         // Prefill tensor efficiency per Deployment: (0.6 + 0.8 + 0.5 + 0.7) / 4.
         exact('namespace_workload:llm_gpu_tensor_active_ratio:avg{workload="chat-prefill"}',
-              '{app="chat", engine="sglang", namespace="ns1", region="r1", role="prefill", workload="chat-prefill"}',
+              '{app="chat", engine="sglang", namespace="ns1", %s="r1", role="prefill", workload="chat-prefill", workload_type="deployment"}' % cl,
               0.65),
         // Decode memory-bandwidth utilisation per Deployment: GPUs 4 (0.7), 5 ((0.5 + 0.7) / 2) and
         // 7 (0.9) weigh once each, (0.7 + 0.6 + 0.9) / 3 (a flat mean over the four series: 0.7);
@@ -104,7 +105,7 @@
         // Tokens per GPU-second per rank: prefill dp0 2 tokens/s over 2 GPUs, decode dp0 10 over 1,
         // decode dp1 20 over 2 (GPUs 5 and 7).
         exact('namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu:rate1m{%s}' % R('chat-prefill-0', '0'),
-              '{dp_rank="0", engine="sglang", model="glm", namespace="ns1", pod="chat-prefill-0", region="r1", role="prefill"}',
+              '{dp_rank="0", engine="sglang", model="glm", namespace="ns1", pod="chat-prefill-0", %s="r1", role="prefill"}' % cl,
               1),
         near('namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu:rate1m{%s}' % R('chat-decode-0', '0'), '10'),
         near('namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu:rate1m{%s}' % R('chat-decode-0', '1'), '10'),
@@ -114,7 +115,7 @@
         // 5 tokens/s left out with its (absent) GPUs: 10, not 35 / 3.
         near('namespace_workload:llm_engine_generation_tokens_per_gpu:rate1m{workload="chat-prefill"}', '1.5'),
         exact('namespace_workload:llm_engine_generation_tokens_per_gpu:rate1m{workload="chat-decode"}',
-              '{app="chat", engine="sglang", model="glm", namespace="ns1", region="r1", role="decode", workload="chat-decode"}',
+              '{app="chat", engine="sglang", model="glm", namespace="ns1", %s="r1", role="decode", workload="chat-decode", workload_type="deployment"}' % cl,
               10),
       ]]),
     }],

@@ -1,10 +1,10 @@
 // promtool unit tests generated from the panel catalogue: for every seed panel (and every extra
 // target) with a corrected raw query, on the fixture series and after all recording rules ran, the
 // dashboard's new query returns the same series with the same values (relative error <= 1e-9).
-local fixture = import 'fixture.libsonnet';
-
+// Seed panels are the seeds profile's (their corrected queries are written on its labels).
 {
   local c = $._config,
+  local fixture = (import 'fixture.libsonnet')(c),
   local evalTime = '%dm' % (fixture.steps / 4),
 
   // Grafana variables -> concrete values. Longest names first ($pool1 before $pool).
@@ -24,6 +24,9 @@ local fixture = import 'fixture.libsonnet';
     * (count(%(n)s) == bool count(%(c)s))
   ||| % { n: newQ, c: corr },
 
+  // Labels a panel's new / corrected query do not share (the seed's grouping kept in the corrected
+  // query) are dropped on each side before comparing.
+  local without(q, ls) = if std.length(ls) == 0 then q else 'sum without (%s) (%s)' % [std.join(', ', ls), q],
   local cases(p) =
     local vars = std.get(p, 'vars', {});
     local rel = std.get(p, 'testRelabel', {});
@@ -32,14 +35,14 @@ local fixture = import 'fixture.libsonnet';
     [
       {
         eval_time: evalTime,
-        expr: $.equal(relabel($.subst(t[0], vars), rel), $.subst(t[1], vars)),
+        expr: $.equal(without(relabel($.subst(t[0], vars), rel), std.get(p, 'testNewWithout', [])), without($.subst(t[1], vars), std.get(p, 'testCorrectedWithout', []))),
         exp_samples: [{ labels: '{}', value: 1 }],
       }
       for t in pairs
     ],
 
   panelsTest:: {
-    rule_files: ['../../rules/llm-node-exporter.rules.yaml'],
+    rule_files: [$._paths.rules],
     evaluation_interval: c.rateWindow,
     group_eval_order: [g.name for g in $.prometheusRules.groups],
     tests: [
@@ -67,16 +70,21 @@ local fixture = import 'fixture.libsonnet';
     ],
   },
 
-  // For cmd/rulesbench: the given panels' queries with the benchmark's $variables.
+  // For cmd/rulesbench: every given seed panel with the benchmark's $variables: the seed's query
+  // (corrected), every query our panel runs, and the pairs compared one by one (A and p99).
   benchCheck(indexes, vars):: [
     {
+      index: p.index,
       id: '%d %s' % [p.index, p.title],
-      target: t.name,
-      corrected: $.subst(t.pair[1], vars),
-      new: $.subst(t.pair[0], vars),
+      dashboard: p.dashboard,
+      seed: $.subst(p.corrected, vars),
+      ours: [$.subst(q, vars) for q in [p.new] + [t[0] for t in p.targets]],
+      pairs: [
+        { target: t.name, corrected: $.subst(t.pair[1], vars), new: $.subst(t.pair[0], vars) }
+        for t in [{ name: 'A', pair: [p.new, p.corrected] }] + [{ name: 'p99', pair: x } for x in p.targets if x[1] != null && std.length(std.findSubstr('(0.99,', x[0])) > 0]
+      ],
     }
     for p in $.pdPanels
     if std.member(indexes, p.index)
-    for t in [{ name: 'A', pair: [p.new, p.corrected] }] + [{ name: 'p99', pair: x } for x in p.targets if x[1] != null && std.length(std.findSubstr('(0.99,', x[0])) > 0]
   ],
 }

@@ -1,9 +1,10 @@
-// Command rulesbench measures what the recording rules save: it fills a Prometheus TSDB with a
-// synthetic GPU cluster (node_exporter InfiniBand, kube-state-metrics, SGLang P/D engines, the load
-// balancer), backfills the recording rules over the whole range at their evaluation interval, then
-// runs the join-heavy seed panels both ways — the corrected raw query and the dashboard's query on
-// recorded series — as Grafana would (range query), and prints samples touched and time side by side,
-// plus the cost of one evaluation of every rule group. Results: docs/rules-cost.md.
+// Command rulesbench measures what the recording rules cost and save: it fills a Prometheus TSDB
+// with a synthetic GPU cluster (node_exporter InfiniBand, kube-state-metrics, SGLang P/D engines
+// with their scheduler and tokenizer series, the load balancer), backfills the recording rules of
+// the seeds profile over the whole range at their evaluation interval, then prints the cost of one
+// evaluation of every rule group (samples and time), and runs the seed panels both ways — the
+// corrected raw query and the dashboard's query on recorded series — as Grafana would (range query),
+// side by side. Results: docs/rules-cost.md.
 package main
 
 import (
@@ -33,21 +34,30 @@ import (
 var (
 	nodes        = flag.Int("nodes", 200, "GPU nodes")
 	hcas         = flag.Int("hcas", 8, "InfiniBand HCAs per node")
-	enginePods   = flag.Int("engine-pods", 400, "SGLang engine pods (half prefill, half decode)")
+	enginePods   = flag.Int("engine-pods", 0, "SGLang engine pods (half prefill, half decode); 0: 2 per node")
 	dpRanks      = flag.Int("dp-ranks", 8, "DP ranks per engine pod")
-	apps         = flag.Int("apps", 20, "P/D apps the engine pods belong to")
-	ksmPods      = flag.Int("ksm-pods", 5000, "pods known to kube-state-metrics (engine pods included)")
+	apps         = flag.Int("apps", 0, "P/D apps the engine pods belong to; 0: one per 10 nodes")
+	ksmPods      = flag.Int("ksm-pods", 0, "pods known to kube-state-metrics (engine pods included); 0: 25 per node")
 	hours        = flag.Float64("hours", 6, "range of data and of the dashboard queries")
 	scrape       = flag.Duration("scrape", 15*time.Second, "scrape interval of the synthetic series")
 	ruleInterval = flag.Duration("rule-interval", time.Minute, "rule evaluation interval")
 	step         = flag.Duration("step", 30*time.Second, "range query step (Grafana: 6h over ~700px)")
 	mixinDir     = flag.String("mixin", ".", "mixin directory")
-	rulesFile    = flag.String("rules", "../rules/llm-node-exporter.rules.yaml", "recording rules file")
-	panelsFlag   = flag.String("panels", "0,3,12,26,34,56,58,62,65,79,83,84", "seed panel indexes to measure")
+	rulesFile    = flag.String("rules", "../profiles/seeds/rules/llm-node-exporter.rules.yaml", "recording rules file (the seeds profile: the synthetic cluster has every source)")
+	panelsFlag   = flag.String("panels", "0,3,12,26,34,56,58,62,65,79,83,84", "seed panel indexes shown one by one (the dashboards' totals count every seed panel)")
 )
 
 func main() {
 	flag.Parse()
+	if *enginePods == 0 {
+		*enginePods = 2 * *nodes
+	}
+	if *apps == 0 {
+		*apps = max(1, *nodes/10)
+	}
+	if *ksmPods == 0 {
+		*ksmPods = 25 * *nodes
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "rulesbench:", err)
 		os.Exit(1)
@@ -177,22 +187,68 @@ func fill(g *gen) error {
 				return err
 			}
 		}
+		// Tokenizer side, per pod: request and token counters split by is_streaming, the TTFT,
+		// inter-token and end-to-end latency histograms.
+		tok := []string{"region", "r0", "job", job, "namespace", p.ns, "pod", p.name, "instance", p.name + ":30000", "model_name", "glm", "engine_type", role}
+		n := float64(5 + i%7)
+		for _, st := range []struct {
+			v string
+			f float64
+		}{{"true", 0.75}, {"false", 0.25}} {
+			for _, m := range []struct {
+				name string
+				rate float64
+			}{{"sglang:num_requests_total", n}, {"sglang:prompt_tokens_total", 100 * n}, {"sglang:generation_tokens_total", 20 * n}} {
+				if err := g.add(lbls(append([]string{"__name__", m.name, "is_streaming", st.v}, tok...)...), counter(m.rate*st.f)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := g.add(lbls(append([]string{"__name__", "sglang:num_aborted_requests_total"}, tok...)...), counter(0.01*n)); err != nil {
+			return err
+		}
+		for _, d := range []string{"receive", "transmit"} {
+			if err := g.add(lbls("__name__", "container_network_"+d+"_bytes_total", "region", "r0", "job", "kubelet", "namespace", p.ns, "pod", p.name, "interface", "eth0"), counter(1e8)); err != nil {
+				return err
+			}
+		}
+		for _, h := range []string{"sglang:time_to_first_token_seconds", "sglang:inter_token_latency_seconds", "sglang:e2e_request_latency_seconds"} {
+			for k, le := range les {
+				if err := g.add(lbls(append([]string{"__name__", h + "_bucket", "le", le}, tok...)...), counter(n*shape[k])); err != nil {
+					return err
+				}
+			}
+			if err := g.add(lbls(append([]string{"__name__", h + "_sum"}, tok...)...), counter(n*0.5)); err != nil {
+				return err
+			}
+			if err := g.add(lbls(append([]string{"__name__", h + "_count"}, tok...)...), counter(n)); err != nil {
+				return err
+			}
+		}
 	}
 	return g.app.Commit()
 }
 
-type benchPanel struct {
-	ID        string `json:"id"`
+type benchPair struct {
 	Target    string `json:"target"`
 	Corrected string `json:"corrected"`
 	New       string `json:"new"`
 }
 
+type benchPanel struct {
+	Index     int         `json:"index"`
+	ID        string      `json:"id"`
+	Dashboard string      `json:"dashboard"`
+	Seed      string      `json:"seed"`
+	Ours      []string    `json:"ours"`
+	Pairs     []benchPair `json:"pairs"`
+}
+
 func loadPanels() ([]benchPanel, error) {
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{*mixinDir}})
-	vars := `{ region: '.*', namespace: 'ns0', app: 'app0', pool: '.*', pool1: 'p1', pool2: 'p2', pool3: 'p3', role: '.*', engine: '.*', model_name: '.*' }`
-	raw, err := vm.EvaluateAnonymousSnippet(filepath.Join(*mixinDir, "bench.jsonnet"), fmt.Sprintf("(import 'mixin.libsonnet').benchCheck([%s], %s)", *panelsFlag, vars))
+	vars := `{ region: '.*', namespace: 'ns0', app: 'app0', role: '.*', engine: '.*', model_name: '.*' }`
+	raw, err := vm.EvaluateAnonymousSnippet(filepath.Join(*mixinDir, "bench.jsonnet"), fmt.Sprintf("((import 'mixin.libsonnet') + (import 'profiles/seeds.libsonnet') + (import 'tests/tests.libsonnet')).benchCheck(std.range(0, 84), %s)", vars))
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +265,7 @@ type measure struct {
 
 func rangeQuery(ng *promql.Engine, db storage.Queryable, q string, start, end time.Time) measure {
 	t := time.Now()
-	qry, err := ng.NewRangeQuery(context.Background(), db, promql.NewPrometheusQueryOpts(false, 0), q, start, end, *step)
+	qry, err := ng.NewRangeQuery(context.Background(), db, promql.NewPrometheusQueryOpts(true, 0), q, start, end, *step)
 	if err != nil {
 		return measure{err: err}
 	}
@@ -221,6 +277,22 @@ func rangeQuery(ng *promql.Engine, db storage.Queryable, q string, start, end ti
 	}
 	if mat, ok := res.Value.(promql.Matrix); ok {
 		m.series = len(mat)
+	}
+	return m
+}
+
+// instantQuery is one rule evaluation's query: samples loaded and time.
+func instantQuery(ng *promql.Engine, db storage.Queryable, q string, ts time.Time) measure {
+	t := time.Now()
+	qry, err := ng.NewInstantQuery(context.Background(), db, promql.NewPrometheusQueryOpts(true, 0), q, ts)
+	if err != nil {
+		return measure{err: err}
+	}
+	defer qry.Close()
+	res := qry.Exec(context.Background())
+	m := measure{dur: time.Since(t), err: res.Err}
+	if st := qry.Stats(); st != nil && st.Samples != nil {
+		m.samples = st.Samples.TotalSamples
 	}
 	return m
 }
@@ -276,30 +348,48 @@ func run() error {
 			}
 		}
 	}
-	// Backfill the recorded series over the whole range, as Prometheus would have.
 	t0 = time.Now()
 	evals := 0
-	for ts := start.Add(*ruleInterval); !ts.After(end); ts = ts.Add(*ruleInterval) {
+	// Backfill the recorded series over the range, as Prometheus would have, up to the last
+	// evaluation, which is timed below.
+	for ts := start.Add(*ruleInterval); ts.Before(end); ts = ts.Add(*ruleInterval) {
 		for _, x := range groups {
 			x.Eval(context.Background(), ts)
 		}
 		evals++
 	}
 	fmt.Fprintf(os.Stderr, "backfilled %d rule evaluations in %v\n", evals, time.Since(t0).Round(time.Second))
-	// One evaluation of every group at the end, timed.
-	var groupRows []string
+	// One evaluation of every group at the end, timed; then each rule's query once more at the same
+	// time for the samples it loads (the rule manager keeps no sample statistics).
+	// At the end of the data: every rate window of every rule has its samples.
+	evalAt := end
+	type groupCost struct {
+		name    string
+		rules   int
+		dur     time.Duration
+		samples int64
+	}
+	var costs []groupCost
 	var total time.Duration
+	var totalSamples int64
 	for _, x := range groups {
 		t := time.Now()
-		x.Eval(context.Background(), end.Add(*ruleInterval))
+		x.Eval(context.Background(), evalAt)
 		d := time.Since(t)
 		total += d
+		gc := groupCost{name: x.Name(), rules: len(x.Rules()), dur: d}
 		for _, r := range x.Rules() {
 			if r.LastError() != nil {
 				return fmt.Errorf("rule %s: %w", r.Name(), r.LastError())
 			}
+			m := instantQuery(ng, db, r.Query().String(), evalAt)
+			if m.err != nil {
+				return fmt.Errorf("rule %s: %w", r.Name(), m.err)
+			}
+			gc.samples += m.samples
 		}
-		groupRows = append(groupRows, fmt.Sprintf("| %s | %d | %s |", x.Name(), len(x.Rules()), d.Round(100*time.Microsecond)))
+		totalSamples += gc.samples
+		costs = append(costs, gc)
 	}
 
 	panels, err := loadPanels()
@@ -309,33 +399,99 @@ func run() error {
 	qStart, qEnd := end.Add(-time.Duration(*hours*float64(time.Hour))), end
 	fmt.Printf("Synthetic cluster: %d nodes x %d HCAs, %d SGLang pods x %d DP ranks in %d P/D apps, %d pods in kube-state-metrics; %d series, %d samples each (%v scrapes over %vh + 10m). Rules evaluated every %v.\n\n",
 		*nodes, *hcas, *enginePods, *dpRanks, *apps, *ksmPods, g.total, g.steps, *scrape, *hours, *ruleInterval)
-	fmt.Printf("Range queries over %vh, step %v ($namespace=ns0, $app=app0):\n\n", *hours, *step)
+
+	fmt.Printf("One evaluation of every rule group (%d groups, %d rules) at the end of the range: %v, %d samples.\n\n", len(groups), func() (n int) {
+		for _, c := range costs {
+			n += c.rules
+		}
+		return
+	}(), total.Round(time.Millisecond), totalSamples)
+	fmt.Println("| Group | Rules | Samples | Evaluation time | % of interval |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, c := range costs {
+		fmt.Printf("| %s | %d | %d | %s | %.2f%% |\n", c.name, c.rules, c.samples, c.dur.Round(100*time.Microsecond), 100*float64(c.dur)/float64(*ruleInterval))
+	}
+
+	// The burn-rate ratios as the rules computed them before: rates of the raw counters over each
+	// window, at every evaluation.
+	fmt.Print("\nBurn-rate ratio of every job, one evaluation: raw counters over the window vs the recorded 1m rates summed over it:\n\n")
+	fmt.Println("| Window | Raw: samples | Raw: time | Recorded: samples | Recorded: time |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	for _, bw := range []string{"5m", "30m", "1h", "6h"} {
+		sel := `job=~".+-(prefill|decode)"`
+		by := "region, namespace, job, model_name"
+		raw := instantQuery(ng, db, fmt.Sprintf(`sum by (%s) (rate(sglang:num_aborted_requests_total{%s}[%s])) / sum by (%s) (max without (tp_rank, pp_rank, moe_ep_rank) (rate(sglang:num_requests_total{%s}[%s])))`, by, sel, bw, by, sel, bw), evalAt)
+		rec := instantQuery(ng, db, fmt.Sprintf(`sum by (%s) (sum_over_time(namespace_job:engine_requests_aborted:rate1m[%s])) / sum by (%s) (sum_over_time(namespace_job:engine_requests:rate1m[%s]))`, by, bw, by, bw), evalAt)
+		if raw.err != nil || rec.err != nil {
+			return fmt.Errorf("burn-rate %s: %v %v", bw, raw.err, rec.err)
+		}
+		fmt.Printf("| %s | %d | %s | %d | %s |\n", bw, raw.samples, raw.dur.Round(100*time.Microsecond), rec.samples, rec.dur.Round(100*time.Microsecond))
+	}
+
+	fmt.Printf("\nRange queries over %vh, step %v ($namespace=ns0, $app=app0):\n\n", *hours, *step)
 	fmt.Println("| Seed panel | Target | Raw: samples | Raw: time | Recorded: samples | Recorded: time | Samples ratio | Time ratio |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+	shown := map[int]bool{}
+	for _, s := range strings.Split(*panelsFlag, ",") {
+		var i int
+		fmt.Sscan(s, &i)
+		shown[i] = true
+	}
 	var ratios []float64
+	type dashTotal struct{ raw, ours int64 }
+	totals := map[string]*dashTotal{}
 	for _, bp := range panels {
-		raw := rangeQuery(ng, db, bp.Corrected, qStart, qEnd)
-		rec := rangeQuery(ng, db, bp.New, qStart, qEnd)
-		if raw.err != nil || rec.err != nil {
-			fmt.Printf("| %s | %s | error: %v | | error: %v | | | |\n", bp.ID, bp.Target, raw.err, rec.err)
+		dt := totals[bp.Dashboard]
+		if dt == nil {
+			dt = &dashTotal{}
+			totals[bp.Dashboard] = dt
+		}
+		// A refresh of the seed dashboard runs the seed's query; ours runs every target of the panel.
+		seed := rangeQuery(ng, db, bp.Seed, qStart, qEnd)
+		if seed.err != nil {
+			return fmt.Errorf("%s: seed: %w", bp.ID, seed.err)
+		}
+		dt.raw += seed.samples
+		for _, q := range bp.Ours {
+			m := rangeQuery(ng, db, q, qStart, qEnd)
+			if m.err != nil {
+				return fmt.Errorf("%s: %s: %w", bp.ID, q, m.err)
+			}
+			dt.ours += m.samples
+		}
+		if !shown[bp.Index] {
 			continue
 		}
-		if raw.series != rec.series {
-			fmt.Fprintf(os.Stderr, "warning: %s: raw returns %d series, recorded %d\n", bp.ID, raw.series, rec.series)
+		for _, pr := range bp.Pairs {
+			raw := rangeQuery(ng, db, pr.Corrected, qStart, qEnd)
+			rec := rangeQuery(ng, db, pr.New, qStart, qEnd)
+			if raw.err != nil || rec.err != nil {
+				fmt.Printf("| %s | %s | error: %v | | error: %v | | | |\n", bp.ID, pr.Target, raw.err, rec.err)
+				continue
+			}
+			if raw.series != rec.series {
+				fmt.Fprintf(os.Stderr, "warning: %s: raw returns %d series, recorded %d\n", bp.ID, raw.series, rec.series)
+			}
+			r := float64(raw.samples) / math.Max(1, float64(rec.samples))
+			ratios = append(ratios, r)
+			fmt.Printf("| %s | %s | %d | %s | %d | %s | %.0fx | %.1fx |\n", bp.ID, pr.Target, raw.samples, raw.dur.Round(time.Millisecond), rec.samples, rec.dur.Round(time.Millisecond), r, float64(raw.dur)/math.Max(1, float64(rec.dur)))
 		}
-		r := float64(raw.samples) / math.Max(1, float64(rec.samples))
-		ratios = append(ratios, r)
-		fmt.Printf("| %s | %s | %d | %s | %d | %s | %.0fx | %.1fx |\n", bp.ID, bp.Target, raw.samples, raw.dur.Round(time.Millisecond), rec.samples, rec.dur.Round(time.Millisecond), r, float64(raw.dur)/math.Max(1, float64(rec.dur)))
 	}
 	sort.Float64s(ratios)
 	if len(ratios) > 0 {
 		fmt.Printf("\nSamples ratio: min %.0fx, median %.0fx, max %.0fx.\n", ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1])
 	}
-	fmt.Printf("\nOne evaluation of every rule group (%d groups) at the end of the range: %v, %.2f%% of the %v evaluation interval.\n\n", len(groups), total.Round(time.Millisecond), 100*float64(total)/float64(*ruleInterval), *ruleInterval)
-	fmt.Println("| Group | Rules | Evaluation time |")
-	fmt.Println("|---|---:|---:|")
-	for _, r := range groupRows {
-		fmt.Println(r)
+	fmt.Printf("\nOne refresh of each PD dashboard over %vh (every seed panel; ours with all its targets, the extra quantiles and per-HCA targets included):\n\n", *hours)
+	fmt.Println("| Dashboard | Seed queries: samples | Ours: samples | Ratio |")
+	fmt.Println("|---|---:|---:|---:|")
+	var names []string
+	for n := range totals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		dt := totals[n]
+		fmt.Printf("| %s | %d | %d | %.0fx |\n", n, dt.raw, dt.ours, float64(dt.raw)/math.Max(1, float64(dt.ours)))
 	}
 	return nil
 }
