@@ -2,6 +2,8 @@ package remotewrite
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -21,7 +23,7 @@ func downable(t *testing.T) (*receiver, *atomic.Bool) {
 	rc := newReceiver(t)
 	down := &atomic.Bool{}
 	rc.setFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if down.Load() {
+		if _, dead := killedRuns.Load(r.Header.Get(runHeader)); dead || down.Load() {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return true
 		}
@@ -47,17 +49,42 @@ type walRun struct {
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	id     string
 }
+
+// runHeader names a walRun's requests. A killed process's request can
+// reach a receiver after the kill (sent, then handled late); a real one is
+// answered, or lost with its connection, but never stored once the receiver
+// is back up at a later time. The receivers of downable refuse the requests
+// of a killed run whenever they arrive, so that a test which brings a
+// receiver up after a kill sees only what the restart sends.
+const runHeader = "X-Test-Run"
+
+var (
+	killedRuns sync.Map // run ids
+	runIDs     atomic.Int64
+)
 
 func startWALRun(t *testing.T, g prometheus.Gatherer, cfg Config) *walRun {
 	t.Helper()
 	logger, logs := testLogger()
+	id := fmt.Sprintf("wal-run-%d", runIDs.Add(1))
+	eps := make([]Endpoint, len(cfg.Endpoints))
+	for i, e := range cfg.Endpoints {
+		e.Headers = maps.Clone(e.Headers)
+		if e.Headers == nil {
+			e.Headers = map[string]string{}
+		}
+		e.Headers[runHeader] = id
+		eps[i] = e
+	}
+	cfg.Endpoints = eps
 	p, err := New(g, cfg, prometheus.NewRegistry(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &walRun{p: p, logs: logs, cancel: cancel}
+	r := &walRun{p: p, logs: logs, cancel: cancel, id: id}
 	for _, e := range p.endpoints {
 		r.wg.Add(1)
 		go func() { defer r.wg.Done(); e.run(ctx) }()
@@ -67,6 +94,7 @@ func startWALRun(t *testing.T, g prometheus.Gatherer, cfg Config) *walRun {
 }
 
 func (r *walRun) kill() {
+	killedRuns.Store(r.id, true)
 	r.cancel()
 	r.wg.Wait()
 	r.p.wal.close() // what the kernel does for a killed process: the lock goes
