@@ -250,6 +250,7 @@ func TestHelmTemplateNonDefault(t *testing.T) {
 		"engine.label-limit":                    {"32"},
 		"engine.label-name-length-limit":        {"128"},
 		"engine.label-value-length-limit":       {"2048"},
+		"engine.lora-adapter-limit":             {"64"},
 		"attribution":                           {"false"},
 		"attribution.kubelet":                   {"false"},
 		"attribution.kubelet-socket":            {"/var/lib/kubelet/pod-resources/kubelet-alt.sock"},

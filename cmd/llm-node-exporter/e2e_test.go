@@ -347,29 +347,45 @@ func value(mfs map[string]*dto.MetricFamily, name, labelName, labelValue string)
 	return -1
 }
 
+// engineCoveragePages (under collector/engine/testdata) yield every llm_engine_*
+// family between them: SGLang P/D of every version (KV transfer gauges and
+// histograms, timeouts), SGLang with LoRA, vLLM NIXL P/D and vLLM with LoRA,
+// MFU, speculative decoding and KV offload.
+var engineCoveragePages = []string{
+	"sglang-prefill-tp2.txt",
+	"real/sglang-0.5.9-pd-kvgauges-prefill.txt",
+	"real/sglang-main-kvtimeouts-pd-prefill.txt",
+	"real/sglang-0.5.18-lora.txt",
+	"real/vllm-main-20260519-nixl-pd-dp2-decode.txt",
+	"real/vllm-main-20260519-lora-mfu-spec-offload.txt",
+}
+
 // TestMetricsDocumented: docs/metrics*.md list exactly the llm_* families the
 // binary exposes on the fixture node (which exercises every one of them).
 func TestMetricsDocumented(t *testing.T) {
 	// Without the kubelet (none here) the attribution refreshes succeed, so its
-	// last-success timestamp is served too; an SGLang page whose families cover
-	// every llm_engine_* one is served as an engine target.
-	page, err := os.ReadFile("../../collector/engine/testdata/sglang-prefill-tp2.txt")
-	if err != nil {
-		t.Fatal(err)
+	// last-success timestamp is served too; engine pages whose families
+	// together cover every llm_engine_* one are served as engine targets (the
+	// engine collector's TestCoveragePagesYieldEveryFamily keeps the same list).
+	args := []string{"--path.sysfs=" + fixtureSysfs, "--no-attribution.kubelet"}
+	for i, name := range engineCoveragePages {
+		page, err := os.ReadFile(filepath.Join("../../collector/engine/testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			w.Write(page)
+		}))
+		defer srv.Close()
+		args = append(args, fmt.Sprintf("--engine.target=%s/metrics,namespace=llm,pod=engine-%d", srv.URL, i))
 	}
-	engineSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		w.Write(page)
-	}))
-	defer engineSrv.Close()
 	// A receiver that accepts everything, so push mode's self-metrics are served too.
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer receiver.Close()
-	e := start(t, "--path.sysfs="+fixtureSysfs, "--no-attribution.kubelet",
-		"--engine.target="+engineSrv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0",
-		"--remote-write.url="+receiver.URL+"/api/v1/write")
+	e := start(t, append(args, "--remote-write.url="+receiver.URL+"/api/v1/write")...)
 	exposed := map[string]bool{}
 	for name := range parse(t, e.scrape(t)) {
 		if strings.HasPrefix(name, "llm_") {

@@ -6,7 +6,12 @@ package main
 // V1 page with the request-size and iteration histograms), the fake kubelet, the exporter on the fixture node (a copy of
 // testdata/sys, the fake 8-GPU NVML, engineProc's /proc) with the four
 // engines as --engine.target, and a real Prometheus scraping the exporter and
-// the engines every second with the committed rules/ and alerts/ loaded;
+// the engines every second with the committed rules/ and alerts/ loaded.
+// Five more engines, read by the exporter only, serve the real-shaped pages of
+// newer versions (collector/engine/testdata/real: vLLM NIXL P/D, vLLM LoRA
+// with MFU, speculative decoding and KV offload, SGLang 0.5.9 KV gauges,
+// SGLang main KV timeouts, SGLang LoRA), so that every llm_engine_* family
+// reaches Prometheus;
 // small static kube-state-metrics, node_exporter, cAdvisor and load-balancer
 // pages stand in for the other sources the mixin joins with. Only
 // the alerts' `for:` durations are shortened (to 2s) in a temporary copy; see
@@ -276,6 +281,12 @@ func TestStackEndToEnd(t *testing.T) {
 	vllm := startFakeEngine(t, filepath.Join(stackPages, "vllm-v1-dp2.txt"))
 	// A vLLM V0 engine: swapped requests, CPU KV-cache usage.
 	vllmV0 := startFakeEngine(t, filepath.Join(collectorPages, "vllm-v0-old.txt"))
+	// Newer engine versions, through the exporter only (no direct job): pod, role, page.
+	var newer []string
+	for _, e := range newerEngines {
+		srv := startFakeEngine(t, filepath.Join(collectorPages, "real", e.page))
+		newer = append(newer, "--engine.target="+srv.srv.URL+"/metrics,role="+e.role+",namespace=llm,pod="+e.pod)
+	}
 	socket := startFakeKubelet(t, []*podresources.PodResources{
 		gpuPod("llm", "sglang-prefill-0", "sglang", 0, 1, 2, 3),
 		gpuPod("llm", "sglang-decode-0", "sglang", 4, 5, 6, 7),
@@ -291,13 +302,13 @@ func TestStackEndToEnd(t *testing.T) {
 	t.Setenv("FAKENVML_LOST_FILE", lostFile)
 	// An application XID (13) on GPU 2, so that the XID panels have data.
 	t.Setenv("FAKENVML_XID", "2:13")
-	e := start(t, "--path.sysfs="+sysfs, "--path.procfs="+engineProc(t),
-		"--collector.gpu.nvml-library="+lib, "--attribution.kubelet-socket="+socket,
+	e := start(t, append([]string{"--path.sysfs=" + sysfs, "--path.procfs=" + engineProc(t),
+		"--collector.gpu.nvml-library=" + lib, "--attribution.kubelet-socket=" + socket,
 		"--collector.gpu.gpm-interval=100ms",
-		"--engine.target="+prefill.srv.URL+"/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0,engine=sglang",
-		"--engine.target="+decode.srv.URL+"/metrics,role=decode,namespace=llm,pod=sglang-decode-0,engine=sglang",
-		"--engine.target="+vllm.srv.URL+"/metrics,role=unified,namespace=llm,pod=vllm-0,engine=vllm",
-		"--engine.target="+vllmV0.srv.URL+"/metrics,role=unified,namespace=llm,pod=vllm-v0-0,engine=vllm")
+		"--engine.target=" + prefill.srv.URL + "/metrics,role=prefill,namespace=llm,pod=sglang-prefill-0,engine=sglang",
+		"--engine.target=" + decode.srv.URL + "/metrics,role=decode,namespace=llm,pod=sglang-decode-0,engine=sglang",
+		"--engine.target=" + vllm.srv.URL + "/metrics,role=unified,namespace=llm,pod=vllm-0,engine=vllm",
+		"--engine.target=" + vllmV0.srv.URL + "/metrics,role=unified,namespace=llm,pod=vllm-v0-0,engine=vllm"}, newer...)...)
 
 	rulesFile, _ := filepath.Abs("../../rules/llm-node-exporter.rules.yaml")
 	alertsFile := filepath.Join(dir, "alerts.yaml")
@@ -369,6 +380,52 @@ scrape_configs:
 	// on the same targets (stack_mixin_e2e_test.go).
 	t.Run("CoexistsWithKubernetesMixin", func(t *testing.T) { checkKubernetesMixinCoexistence(t, p) })
 	t.Run("SeedsProfile", func(t *testing.T) { checkSeedsProfile(t, bin, dir, cfg, rulesFile, alertsFile) })
+
+	t.Run("EveryEngineFamilyInPrometheus", func(t *testing.T) {
+		// Every normalised family docs/metrics-engine.md lists is stored by
+		// Prometheus from the exporter's job.
+		doc, err := os.ReadFile("../../docs/metrics-engine.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := regexp.MustCompile("(?m)^\\| `(llm_engine_[a-z0-9_]+)` \\| (gauge|counter|histogram) \\|").FindAllStringSubmatch(string(doc), -1)
+		if len(rows) < 50 {
+			t.Fatalf("%d families in the doc", len(rows))
+		}
+		for _, r := range rows {
+			name := r[1]
+			if r[2] == "histogram" {
+				name += "_count"
+			}
+			if n, err := p.tryQuery(name + `{job="llm-node-exporter"}`); err != nil || n == 0 {
+				t.Errorf("%s: %d series (%v)", name, n, err)
+			}
+		}
+		// The labels and units the rules are written against, as Prometheus stores them.
+		for _, c := range []struct {
+			q    string
+			want string // the value of the one series
+		}{
+			{`llm_engine_lora_adapters{pod="vllm-lora-0",adapter="sql-lora-2",state="running",dp_rank=""}`, "1"},
+			{`llm_engine_lora_adapters{pod="vllm-lora-0",adapter="tweet-summary-1",state="waiting"}`, "1"},
+			{`count(llm_engine_lora_adapters{pod="vllm-lora-0"})`, "3"},
+			{`llm_engine_lora_max_adapters{pod="vllm-lora-0"}`, "4"},
+			{`llm_engine_kv_transfer_seconds_count{pod="vllm-pd-decode-0",connector="nixl",dp_rank="1",role="decode",tp_rank=""}`, "1120"},
+			// 50 MiB, in bytes; 11 transfers at most that large on the SGLang 0.5.18 page.
+			{`llm_engine_kv_transfer_bytes_bucket{pod="sglang-pd-prefill-1",connector="sglang",le="5.24288e+07"}`, "11"},
+			{`llm_engine_kv_transfer_seconds_bucket{pod="sglang-pd-prefill-1",connector="sglang",le="0.025"}`, "7"},
+			{`llm_engine_kv_transfer_timeouts_total{pod="sglang-pd-prefill-1",connector="sglang",stage="transfer"}`, "2"},
+			{`llm_engine_kv_transfer_last_seconds{pod="sglang-059-prefill-0",connector="sglang"}`, "0.061"},
+			{`llm_engine_forward_occupancy_ratio{pod="sglang-lora-0"}`, "0.795"},
+			{`count(llm_engine_forward_occupancy_ratio{pod="sglang-pd-prefill-1"}) or vector(0)`, "0"}, // NaN on the page
+			{`llm_engine_prompt_tokens_by_source_total{pod="vllm-pd-decode-0",dp_rank="0",source="external_kv_transfer"}`, "696823"},
+		} {
+			res := p.query(t, c.q)
+			if len(res) != 1 || fmt.Sprint(res[0].Value[1]) != c.want {
+				t.Errorf("%s: %v, want one series of %s", c.q, res, c.want)
+			}
+		}
+	})
 
 	t.Run("Attribution", func(t *testing.T) {
 		// GPU i: prefill DP i (0-3) or decode DP i-4; the HCA mlx5_i beside it.
@@ -571,6 +628,16 @@ func checkDashboardsReturnData(t *testing.T, p *promServer, dashboards string) {
 		}
 	}
 	t.Logf("%d of %d panel queries return data", data, total)
+}
+
+// newerEngines are the real-shaped pages of newer engine versions the
+// exporter reads in the stack (collector/engine/testdata/real/SOURCES.md).
+var newerEngines = []struct{ pod, role, page string }{
+	{"vllm-pd-decode-0", "decode", "vllm-main-20260519-nixl-pd-dp2-decode.txt"},
+	{"vllm-lora-0", "unified", "vllm-main-20260519-lora-mfu-spec-offload.txt"},
+	{"sglang-pd-prefill-1", "prefill", "sglang-main-kvtimeouts-pd-prefill.txt"},
+	{"sglang-059-prefill-0", "prefill", "sglang-0.5.9-pd-kvgauges-prefill.txt"},
+	{"sglang-lora-0", "unified", "sglang-0.5.18-lora.txt"},
 }
 
 // kube-state-metrics: the SGLang prefill pod owned by a ReplicaSet of the Deployment sglang-prefill,

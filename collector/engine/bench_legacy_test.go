@@ -69,6 +69,9 @@ func (n *legacyNormaliser) normalise(fams []*dto.MetricFamily, join *JoinLabels)
 	}
 	for i := range table {
 		row := &table[i]
+		if row.split != splitNone || (row.unless != "" && n.index[row.unless] != nil) {
+			continue // not in the path this one stands for
+		}
 		for _, src := range row.sources {
 			f := n.index[src]
 			if f == nil || !row.out.kind.accepts(oracleType(f.GetType())) {
@@ -99,7 +102,9 @@ func (n *legacyNormaliser) addFamily(row *mapping, src string, f *dto.MetricFami
 		s.labels[lNamespace] = join.Namespace
 		s.labels[lPod] = join.Pod
 		s.labels[lContainer] = join.Container
-		s.labels[lExtra] = row.extraValue
+		for j, r := range row.extra {
+			s.labels[lExtra+j] = r.value
+		}
 		keep := row.whereLabel == ""
 		tp := ""
 		for _, lp := range m.Label {
@@ -125,8 +130,10 @@ func (n *legacyNormaliser) addFamily(row *mapping, src string, f *dto.MetricFami
 			case srcEPRank:
 				s.rank[2] = legacyParseRank(value)
 			}
-			if row.extraFrom != "" && name == row.extraFrom {
-				s.labels[lExtra] = value
+			for j, r := range row.extra {
+				if r.from != "" && name == r.from {
+					s.labels[lExtra+j] = value
+				}
 			}
 			if name == row.whereLabel && value == row.whereValue {
 				keep = true
@@ -141,6 +148,7 @@ func (n *legacyNormaliser) addFamily(row *mapping, src string, f *dto.MetricFami
 		if !s.read(m) {
 			continue
 		}
+		s.value = row.convert(s.value)
 		n.merge(&s)
 	}
 }
@@ -326,11 +334,7 @@ func newLegacyCollector(tgts []Target) *legacyCollector {
 		c.norms = append(c.norms, newLegacyNormaliser())
 	}
 	for _, f := range families {
-		labels := baseLabelNames
-		if f.extra != "" {
-			labels = append(append([]string{}, baseLabelNames...), f.extra)
-		}
-		c.descs[f] = prometheus.NewDesc("llm_engine_"+f.name, f.help, labels, nil)
+		c.descs[f] = prometheus.NewDesc("llm_engine_"+f.name, f.help, normalisedNames(f), nil)
 	}
 	return c
 }
@@ -350,10 +354,7 @@ func (c *legacyCollector) Update(ch chan<- prometheus.Metric) error {
 		join := t.Labels
 		for _, s := range c.norms[i].normalise(fams[i], &join) {
 			desc := c.descs[s.fam]
-			labels := s.labels[:lExtra]
-			if s.fam.extra != "" {
-				labels = s.labels[:]
-			}
+			labels := s.labels[:lExtra+len(s.fam.extra)]
 			switch s.fam.kind {
 			case kindHistogram:
 				buckets := make(map[float64]uint64, len(s.buckets))

@@ -215,9 +215,9 @@ func differential(t *testing.T, page []byte, format pageFormat) {
 	if err := sameOutput(s.out, want.out); err != nil {
 		t.Fatalf("normalised output differs from the oracle's: %v", err)
 	}
-	if s.n.invalid != want.invalid || s.n.unmergedBuckets != want.unmergedBuckets {
-		t.Fatalf("counted %d invalid histograms and %d unmerged buckets, the oracle %d and %d",
-			s.n.invalid, s.n.unmergedBuckets, want.invalid, want.unmergedBuckets)
+	if s.n.invalid != want.invalid || s.n.unmergedBuckets != want.unmergedBuckets || s.n.loraDropped != want.loraDropped {
+		t.Fatalf("counted %d invalid histograms, %d unmerged buckets and %d LoRA series over the limit, the oracle %d, %d and %d",
+			s.n.invalid, s.n.unmergedBuckets, s.n.loraDropped, want.invalid, want.unmergedBuckets, want.loraDropped)
 	}
 	// The same page again, on the state the first one left: a steady target.
 	again := runPage(page, format, join, Limits{}, s)

@@ -39,6 +39,9 @@ type Config struct {
 	BodyLimit   int64         // bytes of decompressed page per target
 	Limits      Limits        // per page; zero values are no limit
 	Passthrough bool          // re-export every family of every target with the join labels
+	// LoRAAdapterLimit is the most llm_engine_lora_adapters series one target
+	// yields (--engine.lora-adapter-limit); 0 is DefaultLoRAAdapterLimit.
+	LoRAAdapterLimit int
 	// Attributor, when set, fills the join labels a target does not carry.
 	Attributor Attributor
 	// Kubernetes discovery of the annotated engine pods of NodeName
@@ -66,9 +69,10 @@ const (
 	dropInvalid     = "invalid_histogram"   // a histogram without _count, with counts that are not whole numbers, or (normalised) not cumulative
 	dropUnmerged    = "unmerged_bucket"     // a bucket left out when adding up histograms whose bounds differ
 	dropPassthrough = "passthrough_skipped" // a passthrough series with a label name the exposition cannot carry (__*)
+	dropLoRA        = "lora_adapter_limit"  // a LoRA adapter series past --engine.lora-adapter-limit
 )
 
-var dropReasons = [...]string{dropDuplicate, dropInvalid, dropUnmerged, dropPassthrough}
+var dropReasons = [...]string{dropDuplicate, dropInvalid, dropUnmerged, dropPassthrough, dropLoRA}
 
 // Indexes of dropReasons.
 const (
@@ -76,6 +80,7 @@ const (
 	iInvalid
 	iUnmerged
 	iPassthrough
+	iLoRA
 )
 
 // Reasons of llm_engine_passthrough_renamed_series_total.
@@ -168,6 +173,9 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 	if cfg.FileRefresh <= 0 {
 		cfg.FileRefresh = 5 * time.Second
 	}
+	if cfg.LoRAAdapterLimit <= 0 {
+		cfg.LoRAAdapterLimit = DefaultLoRAAdapterLimit
+	}
 	selfLabels := []string{"target", "engine", "role", "namespace", "pod", "container"}
 	fq := func(name string) string { return prometheus.BuildFQName(collector.Namespace, subsystem, name) }
 	c := &Collector{
@@ -189,11 +197,7 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		states:       map[string]*targetState{},
 	}
 	for _, f := range families {
-		labels := baseLabelNames
-		if f.extra != "" {
-			labels = append(append([]string{}, baseLabelNames...), f.extra)
-		}
-		c.descs[f] = prometheus.NewDesc(fq(f.name), f.help, labels, nil)
+		c.descs[f] = prometheus.NewDesc(fq(f.name), f.help, normalisedNames(f), nil)
 	}
 	if cfg.Kubernetes {
 		if cfg.NodeName == "" {
@@ -370,6 +374,7 @@ func (c *Collector) liveStates() []*targetState {
 		st := c.states[k]
 		if st == nil {
 			st = &targetState{target: t, page: newPageState(), norm: newNormaliser()}
+			st.norm.loraLimit = c.cfg.LoRAAdapterLimit
 			c.states[k] = st
 		}
 		keep[k] = true
@@ -528,6 +533,7 @@ func (c *Collector) scrape(ctx context.Context, st *targetState) *result {
 	r.dropped[iDuplicate] = float64(ps.duplicates)
 	r.dropped[iInvalid] = float64(st.norm.invalid)
 	r.dropped[iUnmerged] = float64(st.norm.unmergedBuckets)
+	r.dropped[iLoRA] = float64(st.norm.loraDropped)
 	if c.cfg.Passthrough {
 		var pc passCounts
 		r.pass, pc = passthrough(ps, &join, c.seed, make([]passItem, 0, len(ps.srcs)))

@@ -519,7 +519,8 @@ func TestLabelSetsChange(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	var tgts []Target
-	for i, f := range []string{"sglang-unified.txt", "sglang-prefill-tp2.txt", "sglang-decode-dp2.txt", "vllm-v1-dp2.txt", "vllm-v0-old.txt"} {
+	// Every family: the coverage pages yield them all.
+	for i, f := range append([]string{"sglang-unified.txt", "sglang-decode-dp2.txt", "vllm-v1-dp2.txt", "vllm-v0-old.txt"}, coveragePages...) {
 		tgts = append(tgts, Target{URL: serve(t, textPage(fixture(t, f))), Labels: JoinLabels{Pod: fmt.Sprint("pod", i)}})
 	}
 	tgts = append(tgts, Target{URL: "http://127.0.0.1:1/metrics"})
@@ -647,11 +648,24 @@ func TestSameURLTwice(t *testing.T) {
 	}
 }
 
-// One page, the P/D prefill fixture, yields every normalised family: an
-// end-to-end test can serve it alone and see the whole schema.
-func TestPrefillFixtureCoversEveryFamily(t *testing.T) {
-	url := serve(t, textPage(fixture(t, "sglang-prefill-tp2.txt")))
-	mfs := gather(t, newCollector(t, Config{Targets: []Target{{URL: url}}}))
+// CoveragePages are the pages (under testdata/) that, served together, yield
+// every normalised family: the binary's end-to-end test serves them to check
+// docs/metrics-engine.md against what it exposes.
+var coveragePages = []string{
+	"sglang-prefill-tp2.txt",
+	"real/sglang-0.5.9-pd-kvgauges-prefill.txt",
+	"real/sglang-main-kvtimeouts-pd-prefill.txt",
+	"real/sglang-0.5.18-lora.txt",
+	"real/vllm-main-20260519-nixl-pd-dp2-decode.txt",
+	"real/vllm-main-20260519-lora-mfu-spec-offload.txt",
+}
+
+func TestCoveragePagesYieldEveryFamily(t *testing.T) {
+	var tgts []Target
+	for i, p := range coveragePages {
+		tgts = append(tgts, Target{URL: serve(t, textPage(fixture(t, p))), Labels: JoinLabels{Pod: fmt.Sprint("pod-", i)}})
+	}
+	mfs := gather(t, newCollector(t, Config{Targets: tgts}))
 	for _, f := range families {
 		if len(samples(mfs, "llm_engine_"+f.name)) == 0 {
 			t.Errorf("llm_engine_%s: no series", f.name)

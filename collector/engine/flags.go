@@ -20,6 +20,7 @@ type Flags struct {
 	nameLength  *int
 	valueLength *int
 	passthrough *bool
+	loraLimit   *int
 	kubernetes  *bool
 	nodeName    *string
 	kubeconfig  *string
@@ -48,6 +49,8 @@ func AddFlags(app *kingpin.Application) *Flags {
 			"Longest label value, in bytes, on a target's page; longer fails the page as label_limit (0: no limit).").Default(fmt.Sprint(DefaultLabelValueLength)).Int(),
 		passthrough: app.Flag("engine.passthrough",
 			"Also re-export every family of every target under its own name with namespace, pod and container added.").Default("false").Bool(),
+		loraLimit: app.Flag("engine.lora-adapter-limit",
+			"Most llm_engine_lora_adapters series (adapter and state) one target yields; the rest are dropped and counted as lora_adapter_limit.").Default(fmt.Sprint(DefaultLoRAAdapterLimit)).Int(),
 		kubernetes: app.Flag("engine.kubernetes",
 			"Discover engine pods on this node from the Kubernetes API (prometheus.io/scrape, port, path and scheme annotations); needs get, list and watch on pods.").Default("false").Bool(),
 		nodeName: app.Flag("engine.node-name",
@@ -70,10 +73,11 @@ func (f *Flags) Config() (Config, error) {
 			LabelNameLength:  *f.nameLength,
 			LabelValueLength: *f.valueLength,
 		},
-		Passthrough: *f.passthrough,
-		Kubernetes:  *f.kubernetes,
-		NodeName:    *f.nodeName,
-		Kubeconfig:  *f.kubeconfig,
+		Passthrough:      *f.passthrough,
+		LoRAAdapterLimit: *f.loraLimit,
+		Kubernetes:       *f.kubernetes,
+		NodeName:         *f.nodeName,
+		Kubeconfig:       *f.kubeconfig,
 	}
 	if cfg.Kubernetes && cfg.NodeName == "" {
 		return cfg, fmt.Errorf("--engine.kubernetes needs --engine.node-name or NODE_NAME")
@@ -86,6 +90,9 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if l := cfg.Limits; l.Samples < 0 || l.Labels < 0 || l.LabelNameLength < 0 || l.LabelValueLength < 0 {
 		return cfg, fmt.Errorf("--engine.sample-limit, --engine.label-limit and the label length limits must be 0 (none) or positive")
+	}
+	if cfg.LoRAAdapterLimit <= 0 {
+		return cfg, fmt.Errorf("--engine.lora-adapter-limit must be positive, got %d", cfg.LoRAAdapterLimit)
 	}
 	for _, s := range *f.targets {
 		t, err := ParseTarget(s)

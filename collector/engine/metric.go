@@ -255,10 +255,10 @@ func (e *groupExpo) sharedBounds(b []float64) []float64 {
 // normalisedNames are the label names of a family's series, in the order of
 // outSeries.labels.
 func normalisedNames(f *family) []string {
-	if f.extra == "" {
+	if len(f.extra) == 0 {
 		return baseLabelNames
 	}
-	return append(append([]string{}, baseLabelNames...), f.extra)
+	return append(append([]string{}, baseLabelNames...), f.extra...)
 }
 
 // pairsOf returns the label pairs of a normalised series from its group's

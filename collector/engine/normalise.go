@@ -3,10 +3,11 @@ package engine
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
-// Label positions of a normalised series; the extra label of the family
-// (stage, queue, finished_reason) comes last when the family has one.
+// Label positions of a normalised series; the extra labels of the family
+// (stage, queue, finished_reason, ...) come last, in the family's order.
 const (
 	lEngine = iota
 	lModel
@@ -16,8 +17,8 @@ const (
 	lNamespace
 	lPod
 	lContainer
-	lExtra
-	numLabels
+	lExtra                        // the first extra label
+	numLabels = lExtra + maxExtra // every position
 )
 
 // baseLabelNames are the labels of every normalised family, in order.
@@ -56,10 +57,21 @@ type group struct {
 	dead   bool
 
 	best    [3]int64
-	members []*srcMetric
+	members []member
+	// A value a split row gave the series on this page (vLLM's LoRA
+	// adapters), added to the members'.
+	fixed    bool
+	fixedVal float64
 
 	// Exposition caches (engine.go).
 	expo groupExpo
+}
+
+// member is one source series of a group, read through its row (the unit
+// conversion).
+type member struct {
+	s   *srcMetric
+	row *mapping
 }
 
 // normLink is a source series' cached group for one table row.
@@ -84,14 +96,19 @@ type normaliser struct {
 	out     []outSeries
 	key     []byte
 	scratch []float64
-	slab    []uint64 // this page's bucket counts, valid until the next page
+	slab    []uint64  // this page's bucket counts, valid until the next page
+	lists   [][]bound // merge: each member's buckets in the family's unit
+	conv    []bound   // merge: storage of the converted ones
+	lora    loraState // the LoRA split's scratch space (lora.go)
+	// loraLimit is the most llm_engine_lora_adapters series one page yields.
+	loraLimit int
 
 	// Per page counts.
-	invalid, unmergedBuckets int
+	invalid, unmergedBuckets, loraDropped int
 }
 
 func newNormaliser() *normaliser {
-	return &normaliser{groups: map[string]*group{}}
+	return &normaliser{groups: map[string]*group{}, loraLimit: DefaultLoRAAdapterLimit}
 }
 
 // rowsOf lists, per source family name, the table rows it can feed.
@@ -129,20 +146,20 @@ func (ps *pageState) source(name string) *famEntry {
 func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
 	n.touched = n.touched[:0]
 	n.out = n.out[:0]
-	n.invalid, n.unmergedBuckets = 0, 0
+	n.invalid, n.unmergedBuckets, n.loraDropped = 0, 0, 0
 	n.slab = n.slab[:0]
 	ep := ps.epoch
 	for i := range table {
 		row := &table[i]
-		var f *famEntry
-		var srcName string
-		for _, s := range row.sources {
-			if c := ps.source(s); c != nil && row.out.kind.accepts(c.typ) {
-				f, srcName = c, s
-				break
-			}
-		}
+		f, srcName := ps.rowSource(row)
 		if f == nil {
+			continue
+		}
+		if row.unless != "" && ps.present(row.unless, row.out.kind) {
+			continue
+		}
+		if row.split != splitNone {
+			n.split(row, srcName, f, join, ep)
 			continue
 		}
 		for _, s := range f.metrics {
@@ -154,19 +171,17 @@ func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
 					continue
 				}
 			}
-			g := n.groupOf(i, row, srcName, s, join)
-			if g.epoch != ep {
-				g.epoch = ep
-				g.members = g.members[:0]
-				n.touched = append(n.touched, g)
+			if row.dropNaN && math.IsNaN(s.value) {
+				continue
 			}
-			g.used = ep
+			g := n.groupOf(i, row, srcName, s, join)
+			n.touch(g, ep)
 			switch {
 			case len(g.members) == 0 || compareRank(s.norm.rank, g.best) < 0:
 				g.best = s.norm.rank
-				g.members = append(g.members[:0], s)
+				g.members = append(g.members[:0], member{s, row})
 			case compareRank(s.norm.rank, g.best) == 0:
-				g.members = append(g.members, s)
+				g.members = append(g.members, member{s, row})
 			}
 		}
 	}
@@ -174,6 +189,34 @@ func (n *normaliser) normalise(ps *pageState, join *JoinLabels) []outSeries {
 		n.out = append(n.out, n.merge(g))
 	}
 	return n.out
+}
+
+// rowSource finds the family a row reads on this page: its first source
+// present with a type the row's family accepts.
+func (ps *pageState) rowSource(row *mapping) (*famEntry, string) {
+	for _, s := range row.sources {
+		if c := ps.source(s); c != nil && row.out.kind.accepts(c.typ) {
+			return c, s
+		}
+	}
+	return nil, ""
+}
+
+// present reports whether the page prints family name with a type k accepts.
+func (ps *pageState) present(name string, k kind) bool {
+	c := ps.source(name)
+	return c != nil && k.accepts(c.typ)
+}
+
+// touch makes g part of this page's output.
+func (n *normaliser) touch(g *group, ep uint32) {
+	if g.epoch != ep {
+		g.epoch = ep
+		g.members = g.members[:0]
+		g.fixed, g.fixedVal = false, 0
+		n.touched = append(n.touched, g)
+	}
+	g.used = ep
 }
 
 // usable reports whether a source series has a value the normaliser can
@@ -255,6 +298,14 @@ func (n *normaliser) groupOf(i int, row *mapping, srcName string, s *srcMetric, 
 			return l.g
 		}
 	}
+	g := n.groupAt(row.out, n.labelsOf(row, srcName, s, join))
+	c.links = append(c.links, normLink{i, g})
+	return g
+}
+
+// labelsOf computes the labels of source series s under row: the page's
+// model, role and DP rank over the target's, and the row's extra labels.
+func (n *normaliser) labelsOf(row *mapping, srcName string, s *srcMetric, join *JoinLabels) [numLabels]string {
 	var labels [numLabels]string
 	labels[lEngine] = join.Engine
 	if labels[lEngine] == "" {
@@ -266,7 +317,6 @@ func (n *normaliser) groupOf(i int, row *mapping, srcName string, s *srcMetric, 
 	labels[lNamespace] = join.Namespace
 	labels[lPod] = join.Pod
 	labels[lContainer] = join.Container
-	labels[lExtra] = row.extraValue
 	if v, _ := s.label(srcModel); v != "" {
 		labels[lModel] = v
 	}
@@ -280,13 +330,25 @@ func (n *normaliser) groupOf(i int, row *mapping, srcName string, s *srcMetric, 
 	if v, _ := s.label(srcDPRank); v != "" {
 		labels[lDPRank] = v
 	}
-	if row.extraFrom != "" {
-		labels[lExtra], _ = s.label(row.extraFrom)
+	for j, r := range row.extra {
+		if j >= len(row.out.extra) {
+			break
+		}
+		v := r.value
+		if r.from != "" {
+			v, _ = s.label(r.from)
+			if r.lower {
+				v = strings.ToLower(v)
+			}
+		}
+		labels[lExtra+j] = v
 	}
-	if row.out.extra == "" {
-		labels[lExtra] = ""
-	}
-	k := append(n.key[:0], byte(familyIndex[row.out]))
+	return labels
+}
+
+// groupAt returns the group of family f with these labels, creating it.
+func (n *normaliser) groupAt(f *family, labels [numLabels]string) *group {
+	k := append(n.key[:0], byte(familyIndex[f]))
 	for _, v := range labels {
 		k = append(k, 0xff)
 		k = append(k, v...)
@@ -294,10 +356,9 @@ func (n *normaliser) groupOf(i int, row *mapping, srcName string, s *srcMetric, 
 	n.key = k
 	g := n.groups[string(k)]
 	if g == nil || g.dead {
-		g = &group{fam: row.out, labels: labels}
+		g = &group{fam: f, labels: labels}
 		n.groups[string(k)] = g
 	}
-	c.links = append(c.links, normLink{i, g})
 	return g
 }
 
@@ -321,27 +382,34 @@ var familyIndex = func() map[*family]int {
 
 // merge computes a group's series from its members: a counter or gauge adds
 // their values up; a histogram keeps only the bounds every member has, and
-// counts the buckets that leaves out.
+// counts the buckets that leaves out. Values, sums and bounds are converted
+// to the family's unit first.
 func (n *normaliser) merge(g *group) outSeries {
 	o := outSeries{fam: g.fam, labels: g.labels, g: g}
-	first := g.members[0]
-	if g.fam.kind == kindGauge {
-		o.labels[lTPRank] = first.norm.tp
+	if g.fam.kind == kindGauge && len(g.members) > 0 {
+		o.labels[lTPRank] = g.members[0].s.norm.tp
 	}
 	if g.fam.kind != kindHistogram {
+		if g.fixed {
+			o.value = g.fixedVal
+		}
 		for _, m := range g.members {
-			o.value += m.value
+			o.value += m.row.convert(m.s.value)
 		}
 		return o
 	}
+	n.lists, n.conv = n.lists[:0], n.conv[:0]
+	for _, m := range g.members {
+		n.lists = append(n.lists, n.bucketsOf(m))
+	}
 	bounds := n.scratch[:0]
-	for _, b := range first.bounds {
+	for _, b := range n.lists[0] {
 		if math.IsInf(b.at, 0) {
 			continue
 		}
 		shared := true
-		for _, m := range g.members[1:] {
-			if !hasBound(m.bounds, b.at) {
+		for _, l := range n.lists[1:] {
+			if !hasBound(l, b.at) {
 				shared = false
 				break
 			}
@@ -350,16 +418,14 @@ func (n *normaliser) merge(g *group) outSeries {
 			bounds = append(bounds, b.at)
 		}
 	}
-	if len(g.members) > 1 {
-		for _, m := range g.members {
-			finite := 0
-			for _, b := range m.bounds {
-				if !math.IsInf(b.at, 0) {
-					finite++
-				}
+	for _, m := range g.members {
+		finite := 0
+		for _, b := range m.s.bounds {
+			if !math.IsInf(b.at, 0) {
+				finite++
 			}
-			n.unmergedBuckets += finite - len(bounds)
 		}
+		n.unmergedBuckets += finite - len(bounds)
 	}
 	n.scratch = bounds
 	o.bounds = g.expo.sharedBounds(bounds)
@@ -371,11 +437,11 @@ func (n *normaliser) merge(g *group) outSeries {
 	n.slab = n.slab[:start+len(o.bounds)]
 	o.counts = n.slab[start : start+len(o.bounds) : start+len(o.bounds)]
 	clear(o.counts)
-	for _, m := range g.members {
-		o.count += uint64(m.count)
-		o.sum += m.sum
+	for k, m := range g.members {
+		o.count += uint64(m.s.count)
+		o.sum += m.row.convert(m.s.sum)
 		j := 0
-		for _, b := range m.bounds {
+		for _, b := range n.lists[k] {
 			if j < len(o.bounds) && b.at == o.bounds[j] {
 				o.counts[j] += uint64(b.value)
 				j++
@@ -383,6 +449,28 @@ func (n *normaliser) merge(g *group) outSeries {
 		}
 	}
 	return o
+}
+
+// bucketsOf returns a member's buckets with their bounds in the family's
+// unit, in increasing order. A bound the conversion makes infinite, or no
+// greater than the one before it (two bounds too close to tell apart once
+// converted), is left out; the first of equal ones is kept.
+func (n *normaliser) bucketsOf(m member) []bound {
+	if m.row.mul == 0 && m.row.div == 0 {
+		return m.s.bounds
+	}
+	start := len(n.conv)
+	for _, b := range m.s.bounds {
+		if math.IsInf(b.at, 0) {
+			continue
+		}
+		c := m.row.convert(b.at)
+		if math.IsInf(c, 0) || math.IsNaN(c) || (len(n.conv) > start && c <= n.conv[len(n.conv)-1].at) {
+			continue
+		}
+		n.conv = append(n.conv, bound{c, b.value})
+	}
+	return n.conv[start:len(n.conv):len(n.conv)]
 }
 
 func hasBound(b []bound, at float64) bool {

@@ -119,8 +119,10 @@ func checkInvariants(t *testing.T, out []outSeries) {
 		if s.labels[lEngine] != "sglang" && s.labels[lEngine] != "vllm" {
 			t.Fatalf("engine %q", s.labels[lEngine])
 		}
-		if s.fam.extra == "" && s.labels[lExtra] != "" {
-			t.Fatalf("extra label on %s: %q", s.fam.name, s.labels[lExtra])
+		for j := len(s.fam.extra); j < maxExtra; j++ {
+			if s.labels[lExtra+j] != "" {
+				t.Fatalf("extra label %d on %s: %q", j, s.fam.name, s.labels[lExtra+j])
+			}
 		}
 		if len(s.bounds) != len(s.counts) {
 			t.Fatalf("%s: %d bounds, %d counts", s.fam.name, len(s.bounds), len(s.counts))
@@ -148,10 +150,27 @@ type fuzzSeed struct {
 }
 
 // fuzzSeeds are the heads of the real-shaped pages of testdata (both engines,
-// every mode), each in the text format and as OpenMetrics.
+// every mode), each in the text format and as OpenMetrics, and each family of
+// the engine pages of testdata/real that the table reads, alone.
 func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	files, _ := filepath.Glob("testdata/*.txt")
 	var out []fuzzSeed
+	seen := map[string]bool{}
+	for _, name := range realEnginePages {
+		b, err := os.ReadFile(filepath.Join(realFixtureDir, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, block := range tableBlocks(b) {
+			// One seed per family and type: the versions differ in their types.
+			_, rest, _ := bytes.Cut(block, []byte("# TYPE "))
+			typ, _, _ := bytes.Cut(rest, []byte("\n"))
+			if !seen[string(typ)] {
+				seen[string(typ)] = true
+				out = append(out, fuzzSeed{block, false})
+			}
+		}
+	}
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -170,6 +189,40 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	return out
 }
 
+// tableBlocks cuts a page into its families (HELP, TYPE and samples) and
+// returns those a table row reads, each cut to about 600 bytes at a line
+// end: seeds of the size Go's fuzzer mutates well.
+func tableBlocks(page []byte) [][]byte {
+	read := map[string]bool{}
+	for _, row := range table {
+		for _, s := range row.sources {
+			read[s] = true
+			read[strings.TrimSuffix(s, "_total")] = true
+		}
+	}
+	var out [][]byte
+	var cur []byte
+	name := ""
+	flush := func() {
+		if read[name] && len(cur) > 0 {
+			if len(cur) > 600 {
+				cur = cur[:bytes.LastIndexByte(cur[:600], '\n')+1]
+			}
+			out = append(out, cur)
+		}
+		cur = nil
+	}
+	for _, line := range bytes.SplitAfter(page, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("# HELP ")); ok {
+			flush()
+			name = string(rest[:max(0, bytes.IndexByte(rest, ' '))])
+		}
+		cur = append(cur, line...)
+	}
+	flush()
+	return out
+}
+
 // Every family is fed by some row, and every row's sources are distinct
 // across rows of one family and extra value (one source, one meaning).
 func TestTable(t *testing.T) {
@@ -179,8 +232,11 @@ func TestTable(t *testing.T) {
 		if len(row.sources) == 0 {
 			t.Errorf("row for %s has no source", row.out.name)
 		}
-		if row.out.extra == "" && (row.extraFrom != "" || row.extraValue != "") {
+		if len(row.extra) > len(row.out.extra) {
 			t.Errorf("row for %s sets an extra label the family has not", row.out.name)
+		}
+		if len(row.out.extra) > maxExtra {
+			t.Errorf("family %s has more than %d extra labels", row.out.name, maxExtra)
 		}
 		for _, src := range row.sources {
 			if !strings.HasPrefix(src, "sglang:") && !strings.HasPrefix(src, "vllm:") {
@@ -254,6 +310,17 @@ func fuzzSeedsWhole(tb testing.TB) []namedPage {
 		// families; the fuzz seeds have the head of every page as OpenMetrics.
 		if base := filepath.Base(name); base == "sglang-unified.txt" || base == "vllm-v1-dp2.txt" {
 			out = append(out, namedPage{base + " as OpenMetrics", openMetricsOf(b), true})
+		}
+	}
+	for _, name := range realEnginePages {
+		b, err := os.ReadFile(filepath.Join(realFixtureDir, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, namedPage{"real/" + name, b, false})
+		// One OpenMetrics page of each engine with the new families.
+		if name == "vllm-main-20260519-lora-mfu-spec-offload.txt" || name == "sglang-main-kvtimeouts-pd-prefill.txt" {
+			out = append(out, namedPage{"real/" + name + " as OpenMetrics", openMetricsOf(b), true})
 		}
 	}
 	return append(out, namedPage{"openMetricsPage", []byte(openMetricsPage), true})

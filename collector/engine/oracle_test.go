@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
@@ -69,6 +70,9 @@ type oracleMember struct {
 	count   float64
 	sum     float64
 	buckets []bound
+	// rawBuckets is how many finite buckets the source printed, before a
+	// conversion left any out.
+	rawBuckets int
 }
 
 type oracleGroup struct {
@@ -76,6 +80,9 @@ type oracleGroup struct {
 	labels  [numLabels]string
 	best    [3]int64
 	members []oracleMember
+	// A value the LoRA split set, added to the members'.
+	fixed    bool
+	fixedVal float64
 }
 
 // oracleResult is the normalised page and what the oracle counted.
@@ -83,6 +90,7 @@ type oracleResult struct {
 	out             []outSeries
 	invalid         int
 	unmergedBuckets int
+	loraDropped     int
 }
 
 // oracleNormalise applies the table to expfmt's families: for each row the
@@ -104,6 +112,16 @@ func oracleNormalise(fams []*dto.MetricFamily, join JoinLabels) oracleResult {
 	}
 	var groups []*oracleGroup
 	byKey := map[string]*oracleGroup{}
+	groupOf := func(fam *family, l [numLabels]string) *oracleGroup {
+		key := fam.name + "\xff" + strings.Join(l[:], "\xff")
+		g := byKey[key]
+		if g == nil {
+			g = &oracleGroup{fam: fam, labels: l}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		return g
+	}
 	invalid := map[*dto.Metric]bool{}
 	for i := range table {
 		row := &table[i]
@@ -118,6 +136,13 @@ func oracleNormalise(fams []*dto.MetricFamily, join JoinLabels) oracleResult {
 		if f == nil {
 			continue
 		}
+		if c := index[row.unless]; row.unless != "" && c != nil && len(c.Metric) > 0 && row.out.kind.accepts(oracleType(c.GetType())) {
+			continue
+		}
+		if row.split != splitNone {
+			res.loraDropped += oracleSplit(row, f, src, join, groupOf)
+			continue
+		}
 		for _, m := range f.Metric {
 			om, ok := oracleRead(f, m)
 			if !ok {
@@ -130,38 +155,13 @@ func oracleNormalise(fams []*dto.MetricFamily, join JoinLabels) oracleResult {
 			if row.whereLabel != "" && om.labels[row.whereLabel] != row.whereValue {
 				continue
 			}
-			var l [numLabels]string
-			l[lEngine] = join.Engine
-			if l[lEngine] == "" {
-				l[lEngine], _, _ = strings.Cut(src, ":")
-			}
-			l[lModel], l[lRole], l[lDPRank] = join.Model, join.Role, join.DPRank
-			l[lNamespace], l[lPod], l[lContainer] = join.Namespace, join.Pod, join.Container
-			l[lExtra] = row.extraValue
-			if v := om.labels[srcModel]; v != "" {
-				l[lModel] = v
-			}
-			if v := om.labels[srcEngineType]; v != "" {
-				l[lRole] = v
-			}
-			if v := om.labels[srcDPRank]; v != "" {
-				l[lDPRank] = v
-			} else if v := om.labels[srcEngineIdx]; v != "" {
-				l[lDPRank] = v
-			}
-			if row.extraFrom != "" {
-				l[lExtra] = om.labels[row.extraFrom]
-			}
-			key := row.out.name + "\xff" + strings.Join(l[:], "\xff")
-			g := byKey[key]
-			if g == nil {
-				g = &oracleGroup{fam: row.out, labels: l, best: om.rank, members: []oracleMember{om}}
-				byKey[key] = g
-				groups = append(groups, g)
+			if row.dropNaN && f.GetType() != dto.MetricType_HISTOGRAM && math.IsNaN(om.value) {
 				continue
 			}
+			om = oracleConvert(om, row)
+			g := groupOf(row.out, oracleLabels(row, src, om.labels, join))
 			switch c := compareRank(om.rank, g.best); {
-			case c < 0:
+			case len(g.members) == 0 || c < 0:
 				g.best, g.members = om.rank, []oracleMember{om}
 			case c == 0:
 				g.members = append(g.members, om)
@@ -170,10 +170,13 @@ func oracleNormalise(fams []*dto.MetricFamily, join JoinLabels) oracleResult {
 	}
 	for _, g := range groups {
 		o := outSeries{fam: g.fam, labels: g.labels}
-		if g.fam.kind == kindGauge {
+		if g.fam.kind == kindGauge && len(g.members) > 0 {
 			o.labels[lTPRank] = g.members[0].tp
 		}
 		if g.fam.kind != kindHistogram {
+			if g.fixed {
+				o.value = g.fixedVal
+			}
 			for _, m := range g.members {
 				o.value += m.value
 			}
@@ -202,9 +205,7 @@ func oracleNormalise(fams []*dto.MetricFamily, join JoinLabels) oracleResult {
 					o.counts[j] += uint64(b.value)
 				}
 			}
-			if len(g.members) > 1 {
-				res.unmergedBuckets += len(m.buckets) - len(o.bounds)
-			}
+			res.unmergedBuckets += m.rawBuckets - len(o.bounds)
 		}
 		if len(o.bounds) == 0 {
 			o.bounds, o.counts = nil, []uint64{}
@@ -266,6 +267,7 @@ func oracleRead(f *dto.MetricFamily, m *dto.Metric) (oracleMember, bool) {
 			om.buckets = append(om.buckets, bound{at, v})
 		}
 		sort.SliceStable(om.buckets, func(i, j int) bool { return om.buckets[i].at < om.buckets[j].at })
+		om.rawBuckets = len(om.buckets)
 		prev := 0.0
 		for _, b := range om.buckets {
 			if b.value < prev || b.value > om.count {
@@ -287,4 +289,160 @@ func oracleRead(f *dto.MetricFamily, m *dto.Metric) (oracleMember, bool) {
 		}
 		return om, true
 	}
+}
+
+// oracleLabels are the labels of a source series under row: the target's,
+// overridden by the page's model, role and DP rank, and the row's extras.
+func oracleLabels(row *mapping, src string, labels map[string]string, join JoinLabels) [numLabels]string {
+	var l [numLabels]string
+	l[lEngine] = join.Engine
+	if l[lEngine] == "" {
+		l[lEngine], _, _ = strings.Cut(src, ":")
+	}
+	l[lModel], l[lRole], l[lDPRank] = join.Model, join.Role, join.DPRank
+	l[lNamespace], l[lPod], l[lContainer] = join.Namespace, join.Pod, join.Container
+	if v := labels[srcModel]; v != "" {
+		l[lModel] = v
+	}
+	if v := labels[srcEngineType]; v != "" {
+		l[lRole] = v
+	}
+	if v := labels[srcDPRank]; v != "" {
+		l[lDPRank] = v
+	} else if v := labels[srcEngineIdx]; v != "" {
+		l[lDPRank] = v
+	}
+	for j, r := range row.extra {
+		switch {
+		case r.from == "":
+			l[lExtra+j] = r.value
+		case r.lower:
+			l[lExtra+j] = strings.ToLower(labels[r.from])
+		default:
+			l[lExtra+j] = labels[r.from]
+		}
+	}
+	return l
+}
+
+// oracleConvert puts a member in the family's unit: the value and the sum
+// times mul over div, and each bucket's bound, leaving out a bound that
+// becomes infinite or not above the one kept before it.
+func oracleConvert(om oracleMember, row *mapping) oracleMember {
+	conv := func(v float64) float64 {
+		if row.mul != 0 {
+			v = v * row.mul
+		}
+		if row.div != 0 {
+			v = v / row.div
+		}
+		return v
+	}
+	if row.mul == 0 && row.div == 0 {
+		return om
+	}
+	om.value, om.sum = conv(om.value), conv(om.sum)
+	var kept []bound
+	for _, b := range om.buckets {
+		c := conv(b.at)
+		if math.IsInf(c, 0) || math.IsNaN(c) || (len(kept) > 0 && c <= kept[len(kept)-1].at) {
+			continue
+		}
+		kept = append(kept, bound{c, b.value})
+	}
+	om.buckets = kept
+	return om
+}
+
+// oracleSplit is vLLM's lora_requests_info for the oracle: per identity
+// (the labels without the adapter ones) the series with the highest value,
+// then either its max_lora as a value or one series of value 1 per adapter
+// and state, running ones first, each state by adapter name, at most
+// DefaultLoRAAdapterLimit of them. It returns how many it left out.
+func oracleSplit(row *mapping, f *dto.MetricFamily, src string, join JoinLabels, groupOf func(*family, [numLabels]string) *oracleGroup) int {
+	type pick struct {
+		labels [numLabels]string
+		value  float64
+		lora   map[string]string
+	}
+	var picks []*pick
+	for _, m := range f.Metric {
+		om, ok := oracleRead(f, m)
+		if !ok || math.IsNaN(om.value) {
+			continue
+		}
+		l := oracleLabels(row, src, om.labels, join)
+		var p *pick
+		for _, q := range picks {
+			if q.labels == l {
+				p = q
+			}
+		}
+		switch {
+		case p == nil:
+			picks = append(picks, &pick{l, om.value, om.labels})
+		case om.value > p.value:
+			p.value, p.lora = om.value, om.labels
+		}
+	}
+	set := func(l [numLabels]string, v float64) {
+		if g := groupOf(row.out, l); !g.fixed {
+			g.fixed, g.fixedVal = true, v
+		}
+	}
+	if row.split == splitLoRAMax {
+		for _, p := range picks {
+			v, err := strconv.ParseFloat(strings.TrimSpace(p.lora["max_lora"]), 64)
+			if err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 {
+				set(p.labels, v)
+			}
+		}
+		return 0
+	}
+	type entry struct {
+		state   int
+		adapter string
+		labels  [numLabels]string
+	}
+	seen := map[[numLabels]string]bool{}
+	var entries []entry
+	for _, p := range picks {
+		for state, list := range []string{p.lora["running_lora_adapters"], p.lora["waiting_lora_adapters"]} {
+			for _, a := range strings.Split(list, ",") {
+				if a = strings.TrimSpace(a); a == "" {
+					continue
+				}
+				l := p.labels
+				l[lExtra], l[lExtra+1] = a, [...]string{"running", "waiting"}[state]
+				if !seen[l] {
+					seen[l] = true
+					entries = append(entries, entry{state, a, l})
+				}
+			}
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if a.state != b.state {
+			return a.state < b.state
+		}
+		if a.adapter != b.adapter {
+			return a.adapter < b.adapter
+		}
+		for k := range a.labels {
+			if a.labels[k] != b.labels[k] {
+				return a.labels[k] < b.labels[k]
+			}
+		}
+		return false
+	})
+	dropped := 0
+	for i, e := range entries {
+		if i >= DefaultLoRAAdapterLimit {
+			dropped++
+			continue
+		}
+		set(e.labels, 1)
+	}
+	return dropped
 }

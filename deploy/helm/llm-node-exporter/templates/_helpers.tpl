@@ -127,6 +127,7 @@ app.kubernetes.io/part-of: llm-node-exporter
 - {{ printf "--engine.label-limit=%v" (int64 $e.labelLimit) | quote }}
 - {{ printf "--engine.label-name-length-limit=%v" (int64 $e.labelNameLengthLimit) | quote }}
 - {{ printf "--engine.label-value-length-limit=%v" (int64 $e.labelValueLengthLimit) | quote }}
+- {{ printf "--engine.lora-adapter-limit=%v" (int64 $e.loraAdapterLimit) | quote }}
 - {{ include "llm-node-exporter.bool" (dict "name" "engine.passthrough" "value" $e.passthrough) }}
 - {{ include "llm-node-exporter.bool" (dict "name" "engine.kubernetes" "value" $e.kubernetes) }}
 {{- /* Empty: the binary reads NODE_NAME, set from the downward API below. */}}
