@@ -104,16 +104,28 @@ func TestEngineSourcesAreTheExportersTable(t *testing.T) {
 	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
 	}
-	files := render(t)
-	rules := string(files[profiles[0].rules()])
 	inTable := map[string]bool{}
 	for _, r := range table.Rows {
 		for _, s := range r.Sources {
 			inTable[s] = true
-			// A source is read under its own name (histograms: with _sum, _count, _bucket).
-			if !regexp.MustCompile(regexp.QuoteMeta(s) + `(_sum|_count|_bucket)?[{\[)\s]`).MatchString(rules) {
-				t.Errorf("the table maps %s to %s, but no rule reads it", s, r.Family)
-			}
+		}
+	}
+	files := render(t)
+	rules := string(files[profiles[0].rules()])
+	var read []string
+	if err := json.Unmarshal([]byte(evalJsonnet(t, `(import 'lib/engine.libsonnet')((import 'config.libsonnet')._config).tableSources`)), &read); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) == 0 {
+		t.Fatal("the rules read no source of the table")
+	}
+	for _, s := range read {
+		if !inTable[s] {
+			t.Errorf("the rules read %s as a table source, but the table does not map it", s)
+		}
+		// A source is read under its own name (histograms: with _sum, _count, _bucket).
+		if !regexp.MustCompile(regexp.QuoteMeta(s) + `(_sum|_count|_bucket)?[{\[)\s]`).MatchString(rules) {
+			t.Errorf("the table maps %s, but no rule reads it", s)
 		}
 	}
 	var only []string

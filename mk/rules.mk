@@ -15,7 +15,7 @@ $(PROMTOOL): mixin/go.mod mixin/go.sum
 
 # The exporter's engine table as the mixin's input (its test, in `make test-go`, fails on drift).
 engine-mapping:
-	$(GO) run ./tools/enginemapping -table collector/engine/table.go -o mixin/lib/engine-mapping.json
+	$(GO) run ./tools/enginemapping -o mixin/lib/engine-mapping.json
 
 mixin-generate: engine-mapping
 	cd mixin && $(GO) run ./cmd/render -mixin . -root ..

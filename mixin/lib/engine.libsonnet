@@ -11,7 +11,45 @@
 //   namespace_pod_dp_rank  + dp_rank
 //   namespace_job          cluster, namespace, app, role, job, model_name, engine
 //   namespace_app          cluster, namespace, app, model_name (a P/D pair)
-local table = import 'engine-mapping.json';
+local mapping = import 'engine-mapping.json';
+
+// The families the pack records from the engines' own series (source (a)): those the seed
+// dashboards read. The exporter's later families (KV transfer, KV cache pool, LoRA adapters,
+// speculative decoding, the engines' FLOP estimates, ...) are read from its llm_engine_* series
+// only: several need what PromQL cannot do on an engine's page (rescaling histogram bounds to base
+// units, splitting a label value into adapters, preferring a family only where another is absent).
+local rawFamilies = [
+  'stage_latency_seconds',
+  'time_to_first_token_seconds',
+  'inter_token_latency_seconds',
+  'e2e_request_latency_seconds',
+  'queue_time_seconds',
+  'requests_running',
+  'requests_waiting',
+  'pd_queue_requests',
+  'kv_cache_usage_ratio',
+  'requests_total',
+  'requests_aborted_total',
+  'requests_retracted_total',
+  'prompt_tokens_total',
+  'generation_tokens_total',
+  'kv_transfer_failures_total',
+  'bootstrap_failures_total',
+  'cached_prompt_tokens_total',
+  'prefix_cache_hit_ratio',
+  'spec_decode_accept_length',
+  'generation_throughput_tokens_per_second',
+];
+local table = {
+  families: [f for f in mapping.families if std.member(rawFamilies, f.name)],
+  // Rows without a conversion, a split or a condition: what a rule can read as it is.
+  rows: [
+    r
+    for r in mapping.rows
+    if std.member(rawFamilies, r.family) && std.get(r, 'split', '') == '' && std.get(r, 'unless', '') == '' &&
+       std.get(r, 'mul', 0) == 0 && std.get(r, 'div', 0) == 0
+  ],
+};
 local p = import 'promql.libsonnet';
 
 // Families the exporter does not normalise: read on source (a) only. A source here must not be in
@@ -118,6 +156,8 @@ function(c) {
   ],
   rankCountFamily:: self.families[$.norm(shapes.rankCount)],
   mixinOnlySources:: std.flattenArrays([r.sources for r in mixinOnly.rows]),
+  // The table's sources the rules read (source (a)).
+  tableSources:: std.flattenArrays([r.sources for r in table.rows]),
 
   // app and role from the job name (and the engine's role label), on aggregated series.
   relabel(e)::
