@@ -109,6 +109,67 @@
     dpRankImbalanceRatio: 0.25,
     // ... for this long.
     dpRankImbalanceFor: '15m',
+    // KV transfer against the fabric (P/D; llm-kv-fabric.alerts). LLMKVTransferSlowFabricCongested:
+    // a DP rank's KV transfer p99 above this ...
+    kvTransferSlowP99Seconds: 1,
+    // ... while the RDMA ports paired with its GPUs send or handle more CNPs per second than this
+    // (summed over the rank's ports) ...
+    kvFabricCNPPacketsPerSecond: 1000,
+    // ... for this long.
+    kvFabricSlowFor: '10m',
+    // LLMKVTransferErrors: more KV transfer errors of one kind (failed, expired, timed out, failed
+    // bootstrap) per pod in 10 minutes than this, for kvTransferErrorsFor.
+    kvTransferErrorsPer10m: 5,
+    kvTransferErrorsFor: '10m',
+    // LLMKVArrivalBehindSiblings: a decode DP rank receives KV at less than this fraction of the mean
+    // rate of its sibling ranks in the same pod ...
+    kvArrivalBehindRatio: 0.5,
+    // ... while those receive at least this many bytes per second (idle pods are not compared) ...
+    kvArrivalMinBytesPerSecond: 1e8,
+    // ... for this long.
+    kvArrivalBehindFor: '15m',
+    // Peak dense (no sparsity) BF16/FP16 tensor FLOP/s of one GPU, keyed by llm_gpu_info's `name`
+    // exactly as NVML prints it (nvidia-smi --query-gpu=name). MFU = the engine's estimated FLOP rate
+    // per GPU over this. NVIDIA's datasheets print the tensor figures with sparsity (marked *); the
+    // dense figure is half of it. Add the GPUs of your fleet here; a GPU missing from the table has no
+    // MFU series. The entries are checked by mixin/peakflops_test.go.
+    gpuPeakFLOPS: {
+      // H100 SXM5: BF16 Tensor Core 1,979 TFLOPS* (NVIDIA H100 Tensor Core GPU datasheet,
+      // https://www.nvidia.com/en-us/data-center/h100/).
+      'NVIDIA H100 80GB HBM3': { flops: 1979e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/h100/' },
+      // H100 PCIe: 1,513 TFLOPS* (same datasheet).
+      'NVIDIA H100 PCIe': { flops: 1513e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/h100/' },
+      // H100 NVL: 1,671 TFLOPS* (same datasheet).
+      'NVIDIA H100 NVL': { flops: 1671e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/h100/' },
+      // H200 SXM: 1,979 TFLOPS* (NVIDIA H200 Tensor Core GPU datasheet,
+      // https://www.nvidia.com/en-us/data-center/h200/).
+      'NVIDIA H200': { flops: 1979e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/h200/' },
+      // H200 NVL: 1,671 TFLOPS* (same datasheet).
+      'NVIDIA H200 NVL': { flops: 1671e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/h200/' },
+      // H20: FP16/BF16 Tensor Core 148 TFLOPS, dense (NVIDIA H20 product brief; the part is sold in
+      // China only and has no page on nvidia.com/en-us).
+      'NVIDIA H20': { flops: 148e12, source: 'NVIDIA H20 product brief' },
+      // B200 (HGX B200, 8 GPUs): FP16/BF16 Tensor Core 36 PFLOPS* for 8 GPUs, 4.5 PFLOPS* per GPU
+      // (https://www.nvidia.com/en-us/data-center/hgx/).
+      'NVIDIA B200': { flops: 4.5e15 / 2, source: 'https://www.nvidia.com/en-us/data-center/hgx/' },
+      // A100 SXM4 and PCIe, 40 and 80 GB: BF16 Tensor Core 312 TFLOPS dense, 624* (NVIDIA A100
+      // Tensor Core GPU datasheet, https://www.nvidia.com/en-us/data-center/a100/).
+      'NVIDIA A100-SXM4-80GB': { flops: 624e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/a100/' },
+      'NVIDIA A100-SXM4-40GB': { flops: 624e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/a100/' },
+      'NVIDIA A100 80GB PCIe': { flops: 624e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/a100/' },
+      'NVIDIA A100-PCIE-40GB': { flops: 624e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/a100/' },
+      // L40S: BF16 Tensor Core 362.05 TFLOPS dense, 733* (NVIDIA L40S datasheet,
+      // https://www.nvidia.com/en-us/data-center/l40s/).
+      'NVIDIA L40S': { flops: 362.05e12, source: 'https://www.nvidia.com/en-us/data-center/l40s/' },
+      // L40: BF16 Tensor Core 181.05 TFLOPS dense, 362.1* (NVIDIA L40 datasheet,
+      // https://www.nvidia.com/en-us/data-center/l40/).
+      'NVIDIA L40': { flops: 181.05e12, source: 'https://www.nvidia.com/en-us/data-center/l40/' },
+      // L4: BF16 Tensor Core 242 TFLOPS* (NVIDIA L4 datasheet, https://www.nvidia.com/en-us/data-center/l4/).
+      'NVIDIA L4': { flops: 242e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/l4/' },
+      // A10: BF16 Tensor Core 125 TFLOPS dense, 250* (NVIDIA A10 datasheet,
+      // https://www.nvidia.com/en-us/data-center/products/a10-gpu/).
+      'NVIDIA A10': { flops: 250e12 / 2, source: 'https://www.nvidia.com/en-us/data-center/products/a10-gpu/' },
+    },
     // XID classes (https://docs.nvidia.com/deploy/xid-errors/).
     xidHardware: '48|63|64|74|79|92|94|95|119|120|121|140',
     xidApplication: '13|31|43|45',

@@ -3,4 +3,5 @@
 (import 'gpu.libsonnet') +
 (import 'gpu-efficiency.libsonnet') +
 (import 'fabric.libsonnet') +
+(import 'kv-fabric.libsonnet') +
 (import 'exporter.libsonnet')

@@ -6,4 +6,5 @@
 (import 'pool.libsonnet') +
 (import 'gpm.libsonnet') +
 (import 'workloads.libsonnet') +
+(import 'kv-fabric.libsonnet') +
 (import 'alerts.libsonnet')
