@@ -62,6 +62,7 @@ local g = import '../lib/grafana.libsonnet';
                 'short',
                 'GPUs whose profiling series are absent, and why (llm_gpu_gpm_supported).',
                 legends=[f('{{%(nl)s}} {{reason}}')]),
+      ] + $.mfuPanels + [
         g.row('InfiniBand / RoCE (llm-node-exporter)'),
         g.panel('RX per node', [f('sum by (%(nl)s, link_layer) (node:llm_infiniband_port_data_received_bytes:rate%(w)s{%(cl)s=~"$%(cl)s", %(nl)s=~"$node"})')], 'Bps', legends=[f('{{%(nl)s}} {{link_layer}}')]),
         g.panel('TX per node', [f('sum by (%(nl)s, link_layer) (node:llm_infiniband_port_data_transmitted_bytes:rate%(w)s{%(cl)s=~"$%(cl)s", %(nl)s=~"$node"})')], 'Bps', legends=[f('{{%(nl)s}} {{link_layer}}')]),

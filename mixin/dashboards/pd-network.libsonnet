@@ -27,7 +27,8 @@ local g = import '../lib/grafana.libsonnet';
                 'Bps',
                 'Shared or unattributed HCAs (storage, management, attribution unknown).',
                 legends=[f('RX {{%(nl)s}}'), f('TX {{%(nl)s}}')]),
-      ]),
+      ])
+      + $.kvFabricPanels,
       [d.vars.cluster, d.vars.namespace, d.vars.app, d.vars.role],
       'Pod and InfiniBand traffic of prefill/decode pods.',
     ),

@@ -37,9 +37,9 @@
     | Dashboard | uid | Variables (seeds profile) | What |
     |---|---|---|---|
     | LLM / PD Performance | `llm-pd-performance` | %(cl)s, namespace, app, pool | the seed "PD Performance" dashboard (SGLang prefill/decode), panel for panel, plus the P/D true TTFT estimate |
-    | LLM / PD Network | `llm-pd-network` | %(cl)s, namespace, app, role | the seed "PD Network" dashboard plus InfiniBand per pod attributed by HCA |
+    | LLM / PD Network | `llm-pd-network` | %(cl)s, namespace, app, role | the seed "PD Network" dashboard plus InfiniBand per pod attributed by HCA, and KV transfer against the fabric per DP rank (KV bytes, their share of the paired ports' line rate and bytes, transfer p99 / p50, RoCE congestion of the paired ports, KV transfer errors) |
     | LLM / Engine (vLLM and SGLang) | `llm-engine` | %(cl)s, namespace, app, role, engine, model | the vLLM / SGLang panels of the other seeds on one engine-agnostic schema |
-    | LLM / GPU & Fabric | `llm-gpu-fabric` | %(cl)s, namespace, node | GPU health, GPU efficiency (GPM: tensor activity and DRAM bandwidth by role / DP rank and per workload, tokens per GPU-second, SM activity vs classic utilisation), RDMA ports, exporter self-monitoring |
+    | LLM / GPU & Fabric | `llm-gpu-fabric` | %(cl)s, namespace, node | GPU health, GPU efficiency (GPM: tensor activity and DRAM bandwidth by role / DP rank and per workload, tokens per GPU-second, MFU vs tensor activity by DP rank, SM activity vs classic utilisation), RDMA ports, exporter self-monitoring |
 
     The generic profile has the same variables with `cluster` for `%(cl)s` and no `pool`.
 
