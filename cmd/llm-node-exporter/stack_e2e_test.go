@@ -11,7 +11,10 @@ package main
 // newer versions (collector/engine/testdata/real: vLLM NIXL P/D, vLLM LoRA
 // with MFU, speculative decoding and KV offload, SGLang 0.5.9 KV gauges,
 // SGLang main KV timeouts, SGLang LoRA), so that every llm_engine_* family
-// reaches Prometheus;
+// reaches Prometheus; one more, the SGLang 0.5.18 P/D prefill page with its KV
+// transfer histograms and FLOP counter, is the server of DP rank 1 of the
+// GPU-holding prefill pod, so that the KV-against-fabric and MFU records join
+// engine, GPU and RDMA port series of one rank;
 // small static kube-state-metrics, node_exporter, cAdvisor and load-balancer
 // pages stand in for the other sources the mixin joins with. Only
 // the alerts' `for:` durations are shortened (to 2s) in a temporary copy; see
@@ -209,8 +212,10 @@ var stackExceptions = []struct {
 	// Families the engines of this stack do not print:
 	{regexp.MustCompile(`engine_last_batch_queue_latency_seconds`),
 		"sglang:avg_request_queue_latency: an older SGLang gauge, gone from the SGLang version of the pages (which has queue_time_seconds)"},
-	{regexp.MustCompile(`namespace_pod_dp_rank:llm_engine_generation_tokens_per_gpu`),
-		"SGLang pages count generation tokens per engine (no dp_rank); the vLLM pod, whose page has one per DP rank, holds none of the 8 fake GPUs"},
+	// The fixture node's attributed ports (mlx5_0-7) are InfiniBand: the RoCE hw_counters exist
+	// only on its Ethernet ports mlx5_8 and mlx5_9, which no pod owns.
+	{regexp.MustCompile(`namespace_pod_dp_rank:llm_infiniband_(np_cnp_packets_sent|rp_cnp_packets_handled|np_ecn_marked_roce_packets_received|roce_adp_retransmits)`),
+		"RoCE congestion counters per DP rank: the attributed ports of the fixture node are InfiniBand, its RoCE ports belong to no pod"},
 	// Dashboard queries of states the fixture node does not have:
 	{regexp.MustCompile(`llm_gpu_gpm_supported\{[^}]*\} == 0`), "every fake H100 supports GPM"},
 }
@@ -285,7 +290,7 @@ func TestStackEndToEnd(t *testing.T) {
 	var newer []string
 	for _, e := range newerEngines {
 		srv := startFakeEngine(t, filepath.Join(collectorPages, "real", e.page))
-		newer = append(newer, "--engine.target="+srv.srv.URL+"/metrics,role="+e.role+",namespace=llm,pod="+e.pod)
+		newer = append(newer, "--engine.target="+srv.srv.URL+"/metrics,role="+e.role+",namespace=llm,pod="+e.pod+e.labels)
 	}
 	socket := startFakeKubelet(t, []*podresources.PodResources{
 		gpuPod("llm", "sglang-prefill-0", "sglang", 0, 1, 2, 3),
@@ -427,6 +432,8 @@ scrape_configs:
 		}
 	})
 
+	t.Run("KVFabricAndMFURecords", func(t *testing.T) { checkKVFabricRecords(t, p) })
+
 	t.Run("Attribution", func(t *testing.T) {
 		// GPU i: prefill DP i (0-3) or decode DP i-4; the HCA mlx5_i beside it.
 		for gpu := 0; gpu < 8; gpu++ {
@@ -449,11 +456,12 @@ scrape_configs:
 				}
 			}
 		}
-		// Engine series through the exporter: role from the target, dp_rank from the page.
+		// Engine series through the exporter: role from the target, dp_rank from the page
+		// (the prefill pod's rank 1 from its target: that page has none).
 		for _, c := range []struct {
 			pod, role string
 			dpRanks   string
-		}{{"sglang-prefill-0", "prefill", ""}, {"sglang-decode-0", "decode", "0,1"}, {"vllm-0", "unified", "0,1"}} {
+		}{{"sglang-prefill-0", "prefill", ",1"}, {"sglang-decode-0", "decode", "0,1"}, {"vllm-0", "unified", "0,1"}} {
 			res := p.query(t, `llm_engine_requests_running{job="llm-node-exporter",pod="`+c.pod+`"}`)
 			var ranks []string
 			for _, s := range res {
@@ -632,12 +640,16 @@ func checkDashboardsReturnData(t *testing.T, p *promServer, dashboards string) {
 
 // newerEngines are the real-shaped pages of newer engine versions the
 // exporter reads in the stack (collector/engine/testdata/real/SOURCES.md).
-var newerEngines = []struct{ pod, role, page string }{
-	{"vllm-pd-decode-0", "decode", "vllm-main-20260519-nixl-pd-dp2-decode.txt"},
-	{"vllm-lora-0", "unified", "vllm-main-20260519-lora-mfu-spec-offload.txt"},
-	{"sglang-pd-prefill-1", "prefill", "sglang-main-kvtimeouts-pd-prefill.txt"},
-	{"sglang-059-prefill-0", "prefill", "sglang-0.5.9-pd-kvgauges-prefill.txt"},
-	{"sglang-lora-0", "unified", "sglang-0.5.18-lora.txt"},
+// The last one serves DP rank 1 of the prefill pod that holds GPUs 0-3 (its
+// schedulers are DP0-3 on one GPU each, engineProc): a page without dp_rank
+// labels takes the target's, as one SGLang server per DP rank is scraped.
+var newerEngines = []struct{ pod, role, page, labels string }{
+	{"vllm-pd-decode-0", "decode", "vllm-main-20260519-nixl-pd-dp2-decode.txt", ""},
+	{"vllm-lora-0", "unified", "vllm-main-20260519-lora-mfu-spec-offload.txt", ""},
+	{"sglang-pd-prefill-1", "prefill", "sglang-main-kvtimeouts-pd-prefill.txt", ""},
+	{"sglang-059-prefill-0", "prefill", "sglang-0.5.9-pd-kvgauges-prefill.txt", ""},
+	{"sglang-lora-0", "unified", "sglang-0.5.18-lora.txt", ""},
+	{"sglang-prefill-0", "prefill", "sglang-0.5.18-pd-kvhist-prefill.txt", ",dp_rank=1"},
 }
 
 // kube-state-metrics: the SGLang prefill pod owned by a ReplicaSet of the Deployment sglang-prefill,
