@@ -3,4 +3,5 @@
 (import 'gpu.libsonnet') +
 (import 'gpu-efficiency.libsonnet') +
 (import 'fabric.libsonnet') +
-(import 'exporter.libsonnet')
+(import 'exporter.libsonnet') +
+(import 'lora.libsonnet')

@@ -14,4 +14,5 @@
 (import 'pod-network.libsonnet') +
 (import 'exporter-engine.libsonnet') +
 (import 'exporter-gpu.libsonnet') +
-(import 'exporter-gpm.libsonnet')
+(import 'exporter-gpm.libsonnet') +
+(import 'lora.libsonnet')

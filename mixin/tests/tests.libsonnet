@@ -6,4 +6,5 @@
 (import 'pool.libsonnet') +
 (import 'gpm.libsonnet') +
 (import 'workloads.libsonnet') +
-(import 'alerts.libsonnet')
+(import 'alerts.libsonnet') +
+(import 'lora.libsonnet')
