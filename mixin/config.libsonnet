@@ -28,6 +28,12 @@
       cadvisor: false,
       // An in-house load balancer's watched endpoints (glm_watched_endpoints).
       loadBalancer: false,
+      // The inference gateway's endpoint picker (Gateway API Inference Extension EPP, llm-d's
+      // router): per virtual model and adapter requests, errors, latency and tokens (the LoRA
+      // canary rules, alerts and dashboard).
+      inferenceGateway: true,
+      // ASM's LLM proxy token counters (asm_llm_proxy_prompt_tokens / _completion_tokens).
+      asmProxy: true,
     },
 
     // --- Source (a): the engines as Prometheus scrapes them ----------------------------------
@@ -69,6 +75,39 @@
     // Pools the dashboards' "All" of $pool counts. Endpoints without a pool (the load balancer
     // puts none on prefill endpoints) are always counted, as in the seed's `^$|^(...)$`.
     lbPoolAllRegex: '.+',
+
+    // --- Source (a): the inference gateway (docs/lora-canary.md) ------------------------------
+    // The endpoint picker's own scrape (its ServiceMonitor / PodMonitor). Empty matches every
+    // inference_model_*, inference_objective_* and llm_d_epp_* series.
+    gatewaySelector: '',
+    // Labels that tell one endpoint picker process apart: a release that prints a family under its
+    // new and its old name is counted once per process (the newest name wins).
+    gatewayInstanceLabels: ['job', 'instance'],
+    // ASM's LLM proxy (the gateway's Envoy, /stats/prometheus) and the label that names the model
+    // (the adapter that served the request) on its token counters.
+    asmProxySelector: '',
+    asmModelLabel: 'llmproxy_model',
+    // LoRA canary releases: which adapter of a virtual model (the gateway's model_name) is the
+    // stable one and which are canaries.
+    //   'traffic': the stable adapter is the one with the largest share of the model's requests
+    //              over loraStableWindow (the InferenceModel's heaviest weight); every other adapter
+    //              with traffic is a canary. Nothing to maintain; at a 50/50 split the roles swap.
+    //   'regex':   adapters whose name matches loraCanaryAdapterRegex are canaries; the busiest of
+    //              the others is the stable one.
+    loraReleaseBy: 'traffic',
+    loraStableWindow: '1h',
+    loraCanaryAdapterRegex: '.+-canary|.+-next',
+    // A canary is worse than the stable adapter of its model when its p99 latency or TTFT is more
+    // than this fraction above the stable one's (0.2: 20 % slower) ...
+    loraCanaryLatencyMargin: 0.2,
+    // ... or its error ratio more than this many ratio points above (0.01: one percentage point),
+    loraCanaryErrorMargin: 0.01,
+    // ... while it serves at least this many requests per second (fewer make a noisy p99),
+    loraCanaryMinRequestsPerSecond: 0.05,
+    // ... for this long.
+    loraCanaryFor: '10m',
+    // An adapter waiting on some pod and running on none for this long.
+    loraAdapterNotRunningFor: '10m',
 
     // --- Source (b): llm-node-exporter -------------------------------------------------------
     llmExporterSelector: 'job="llm-node-exporter"',

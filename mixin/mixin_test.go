@@ -318,8 +318,8 @@ func TestDashboardQueries(t *testing.T) {
 	for _, prof := range profiles {
 		produced := producedNames(t, files, prof)
 		paths := prof.dashboards(files)
-		if len(paths) != 4 {
-			t.Errorf("%s: got %d dashboards, want 4", prof.name, len(paths))
+		if len(paths) != 5 {
+			t.Errorf("%s: got %d dashboards, want 5", prof.name, len(paths))
 		}
 		for _, path := range paths {
 			var d dashboard

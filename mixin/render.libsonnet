@@ -7,8 +7,8 @@ local mixin = import 'mixin.libsonnet';
 local tests = import 'tests/tests.libsonnet';
 
 local profiles = [
-  { name: 'generic', overrides: {}, out: '', tests: ['fixes', 'gpm', 'workloads', 'kv-fabric', 'alerts'] },
-  { name: 'seeds', overrides: import 'profiles/seeds.libsonnet', out: 'profiles/seeds/', tests: ['panels', 'fixes', 'gpm', 'workloads', 'kv-fabric', 'alerts'] },
+  { name: 'generic', overrides: {}, out: '', tests: ['fixes', 'gpm', 'workloads', 'kv-fabric', 'alerts', 'lora'] },
+  { name: 'seeds', overrides: import 'profiles/seeds.libsonnet', out: 'profiles/seeds/', tests: ['panels', 'fixes', 'gpm', 'workloads', 'kv-fabric', 'alerts', 'lora'] },
 ];
 
 local build(p) = mixin + p.overrides + tests + docs + {

@@ -16,7 +16,9 @@ package main
 // GPU-holding prefill pod, so that the KV-against-fabric and MFU records join
 // engine, GPU and RDMA port series of one rank;
 // small static kube-state-metrics, node_exporter, cAdvisor and load-balancer
-// pages stand in for the other sources the mixin joins with. Only
+// pages stand in for the other sources the mixin joins with, and the inference
+// gateway's endpoint pickers of three releases and ASM's proxy serve their
+// real-shaped pages (the LoRA canary rules). Only
 // the alerts' `for:` durations are shortened (to 2s) in a temporary copy; see
 // docs/e2e.md for why the rate windows are kept. `make test-stack-e2e`
 // (mk/stack.mk) builds prometheus from mixin/go.mod and passes PROMETHEUS_BIN.
@@ -343,7 +345,22 @@ func TestStackEndToEnd(t *testing.T) {
         labels: {%s}
 `, job, strings.TrimPrefix(srv.URL, "http://"), labels)
 	}
-	others := pageJob("kube-state-metrics", "region: e2e", kubeStateMetricsPage) +
+	// The inference gateway: endpoint pickers of three releases (GAIE v0.3.0's inference_model_*,
+	// GAIE v1.3.1's inference_objective_*, the llm-d router v0.10.0 printing llm_d_epp_* and the
+	// deprecated GAIE names side by side) and ASM's proxy token counters, all in namespace llm
+	// (collector/engine/testdata/real/SOURCES.md).
+	gatewayPage := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(collectorPages, "real", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	gateways := pageJob("llm/epp-gaie-v0-3", "region: e2e, namespace: llm", gatewayPage("epp-gaie-v0.3.0.txt")) +
+		pageJob("llm/epp-gaie-v1-3", "region: e2e, namespace: llm", gatewayPage("epp-gaie-v1.3.1.txt")) +
+		pageJob("llm/epp-llm-d", "region: e2e, namespace: llm", gatewayPage("llm-d-router-v0.10.0-epp.txt")) +
+		pageJob("llm/asm-gateway", "region: e2e, namespace: llm", gatewayPage("asm-proxy.txt"))
+	others := gateways + pageJob("kube-state-metrics", "region: e2e", kubeStateMetricsPage) +
 		pageJob("node-exporter", "region: e2e, node: fixture-node", nodeExporterPage) +
 		pageJob("kubelet", "region: e2e, node: fixture-node", cadvisorPage) +
 		pageJob("llm/glm-lb", "region: e2e", loadBalancerPage)
@@ -368,8 +385,8 @@ scrape_configs:
 	// Every target up, then every rule group evaluated after two more scrapes,
 	// so that every rate has two samples (recorded chains that need more
 	// evaluations are waited for per query below).
-	p.waitQuery(t, `count(up == 1)`, "9 targets up", func(s []promSeries) bool {
-		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "9"
+	p.waitQuery(t, `count(up == 1)`, "13 targets up", func(s []promSeries) bool {
+		return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == "13"
 	})
 	upAt := time.Now()
 	waitFor(t, 30*time.Second, "GPM series in Prometheus", func() bool {
@@ -433,6 +450,7 @@ scrape_configs:
 	})
 
 	t.Run("KVFabricAndMFURecords", func(t *testing.T) { checkKVFabricRecords(t, p) })
+	t.Run("LoRACanary", func(t *testing.T) { checkLoRACanary(t, p) })
 
 	t.Run("Attribution", func(t *testing.T) {
 		// GPU i: prefill DP i (0-3) or decode DP i-4; the HCA mlx5_i beside it.

@@ -4,4 +4,5 @@
 (import 'gpu-efficiency.libsonnet') +
 (import 'fabric.libsonnet') +
 (import 'kv-fabric.libsonnet') +
-(import 'exporter.libsonnet')
+(import 'exporter.libsonnet') +
+(import 'lora.libsonnet')

@@ -6,4 +6,5 @@
 (import 'pd-performance.libsonnet') +
 (import 'pd-network.libsonnet') +
 (import 'engine.libsonnet') +
-(import 'gpu-fabric.libsonnet')
+(import 'gpu-fabric.libsonnet') +
+(import 'lora-canary.libsonnet')

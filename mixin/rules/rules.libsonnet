@@ -15,4 +15,5 @@
 (import 'exporter-engine.libsonnet') +
 (import 'exporter-gpu.libsonnet') +
 (import 'exporter-gpm.libsonnet') +
-(import 'kv-fabric.libsonnet')
+(import 'kv-fabric.libsonnet') +
+(import 'lora.libsonnet')

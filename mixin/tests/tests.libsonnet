@@ -7,4 +7,5 @@
 (import 'gpm.libsonnet') +
 (import 'workloads.libsonnet') +
 (import 'kv-fabric.libsonnet') +
-(import 'alerts.libsonnet')
+(import 'alerts.libsonnet') +
+(import 'lora.libsonnet')
