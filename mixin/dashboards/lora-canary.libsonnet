@@ -37,7 +37,18 @@ local g = import '../lib/grafana.libsonnet';
     's',
     "p99 request latency and TTFT through the gateway of the two adapters, and one line (value 1) per engine pod where each adapter has requests running or waiting (llm_engine_lora_adapters, split by llm-node-exporter from vLLM's lora_requests_info).",
     legends=['{{adapter}} {{state}} on {{pod}}', 'p99 latency {{adapter}}', 'p99 TTFT {{adapter}}'],
-  ),
+  ) + {
+    // The pod lines are presence (1), not seconds: their own axis, drawn as points.
+    fieldConfig+: { overrides: [{
+      matcher: { id: 'byFrameRefID', options: 'A' },
+      properties: [
+        { id: 'unit', value: 'none' },
+        { id: 'custom.axisPlacement', value: 'right' },
+        { id: 'custom.axisLabel', value: 'pods running / waiting' },
+        { id: 'custom.drawStyle', value: 'points' },
+      ],
+    }] },
+  },
 
   grafanaDashboards+:: if !c.sources.inferenceGateway then {} else {
     'llm-lora-canary.json': d.dashboard(
