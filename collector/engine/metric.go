@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 // The collector's series are its own prometheus.Metric types: their label
@@ -16,11 +18,32 @@ import (
 // are never written again once handed out, so concurrent scrapes can share
 // them.
 
-// valueMetric is a counter, gauge or untyped sample.
+// valueMetric is a counter, gauge or untyped sample. It writes itself in
+// the text format (collector.TextMetric) from the same labels and value
+// message Write hands out.
 type valueMetric struct {
 	desc   *prometheus.Desc
+	fam    *collector.TextFamily
 	labels []*dto.LabelPair
+	text   collector.SeriesLabels
 	v      valueDTO
+}
+
+func (m *valueMetric) TextFamily() *collector.TextFamily { return m.fam }
+
+func (m *valueMetric) TextLabels() ([]*dto.LabelPair, bool) { return m.labels, m.text.OK() }
+
+func (m *valueMetric) AppendText(dst []byte) []byte {
+	var v float64
+	switch {
+	case m.v.c != nil:
+		v = m.v.c.GetValue()
+	case m.v.g != nil:
+		v = m.v.g.GetValue()
+	default:
+		v = m.v.u.GetValue()
+	}
+	return collector.AppendValue(dst, m.fam, m.text, v)
 }
 
 // valueDTO is the written form of a value, one of the three set.
@@ -84,11 +107,22 @@ func (e *valueExpo) written(vt prometheus.ValueType, v float64) valueDTO {
 	return e.dto
 }
 
-// histMetric is a classic histogram, written as built.
+// histMetric is a classic histogram, written as built; as text, from the
+// same message.
 type histMetric struct {
 	desc   *prometheus.Desc
+	fam    *collector.TextFamily
 	labels []*dto.LabelPair
+	text   collector.SeriesLabels
 	h      *dto.Histogram
+}
+
+func (m *histMetric) TextFamily() *collector.TextFamily { return m.fam }
+
+func (m *histMetric) TextLabels() ([]*dto.LabelPair, bool) { return m.labels, m.text.OK() }
+
+func (m *histMetric) AppendText(dst []byte) []byte {
+	return collector.AppendHistogram(dst, m.fam, m.text, m.h)
 }
 
 func (m *histMetric) Desc() *prometheus.Desc { return m.desc }
@@ -233,7 +267,8 @@ func seriesHash(seed maphash.Seed, name string, pairs []*dto.LabelPair) uint64 {
 // scrapes.
 type groupExpo struct {
 	pairs  []*dto.LabelPair
-	tp     string // the tp_rank the pairs were built with
+	text   collector.SeriesLabels // the pairs rendered
+	tp     string                 // the tp_rank the pairs were built with
 	hash   uint64
 	bounds []float64
 	value  valueExpo
@@ -263,15 +298,16 @@ func normalisedNames(f *family) []string {
 
 // pairsOf returns the label pairs of a normalised series from its group's
 // cache, rebuilding them when the kept tp_rank changed.
-func (g *group) pairsOf(o *outSeries, seed maphash.Seed) ([]*dto.LabelPair, uint64) {
+func (g *group) pairsOf(o *outSeries, seed maphash.Seed) ([]*dto.LabelPair, collector.SeriesLabels, uint64) {
 	e := &g.expo
 	if e.pairs == nil || e.tp != o.labels[lTPRank] {
 		names := normalisedNames(g.fam)
 		values := make([]string, len(names))
 		copy(values, o.labels[:len(names)])
 		e.pairs = labelPairs(names, values)
+		e.text = collector.NewSeriesLabels(e.pairs)
 		e.tp = o.labels[lTPRank]
 		e.hash = seriesHash(seed, "llm_engine_"+g.fam.name, e.pairs)
 	}
-	return e.pairs, e.hash
+	return e.pairs, e.text, e.hash
 }
