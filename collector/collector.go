@@ -96,6 +96,10 @@ type state struct {
 	mu       sync.Mutex
 	cur      *flight
 	timeouts float64
+
+	// The last run's number of metrics and TextMetrics, to size the next
+	// one's; only a run touches them, and runs never overlap.
+	nMetrics, nText int
 }
 
 // flight is one run of a collector, shared by the scrapes waiting for it.
@@ -351,6 +355,10 @@ func (s *Set) fly(st *state, f *flight) {
 	defer f.timer.Stop()
 	ch := make(chan prometheus.Metric, 64)
 	kept := make(chan struct{})
+	f.metrics = make([]prometheus.Metric, 0, st.nMetrics)
+	if st.nText > 0 {
+		f.text = make([]TextMetric, 0, st.nText)
+	}
 	go func() {
 		for m := range ch {
 			if tm, ok := m.(TextMetric); ok {
@@ -365,6 +373,7 @@ func (s *Set) fly(st *state, f *flight) {
 	err := safeUpdate(f.ctx, st.c, ch)
 	close(ch)
 	<-kept
+	st.nMetrics, st.nText = len(f.metrics), len(f.text)
 	f.err = err
 	f.duration = time.Since(start).Seconds()
 

@@ -574,18 +574,17 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 	items := make([]normItem, 0, len(outs))
 	for i := range outs {
 		o := &outs[i]
-		pairs, text, hash := o.g.pairsOf(o, c.seed)
-		desc, fam := c.descs[o.fam], c.fams[o.fam]
+		key, hash := o.g.keyOf(o, c.seed, c.descs[o.fam], c.fams[o.fam])
 		var m prometheus.Metric
 		switch o.fam.kind {
 		case kindHistogram:
-			hists = append(hists, histMetric{desc: desc, fam: fam, labels: pairs, text: text, h: o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
+			hists = append(hists, histMetric{key, o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
 			m = &hists[len(hists)-1]
 		case kindCounter:
-			vals = append(vals, valueMetric{desc: desc, fam: fam, labels: pairs, text: text, v: o.g.expo.value.written(prometheus.CounterValue, o.value)})
+			vals = append(vals, valueMetric{key, prometheus.CounterValue, o.value})
 			m = &vals[len(vals)-1]
 		default:
-			vals = append(vals, valueMetric{desc: desc, fam: fam, labels: pairs, text: text, v: o.g.expo.value.written(prometheus.GaugeValue, o.value)})
+			vals = append(vals, valueMetric{key, prometheus.GaugeValue, o.value})
 			m = &vals[len(vals)-1]
 		}
 		items = append(items, normItem{m, hash})
@@ -596,11 +595,8 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 // send writes every target's self-metrics and series. Two targets that
 // would yield the same series do not fail the scrape: the first is sent.
 func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, results []*result) error {
-	total := 0
-	for _, r := range results {
-		total += len(r.norm) + len(r.pass)
-	}
-	seen := make(map[uint64]struct{}, total)
+	seen := seenPool.Get().(map[uint64]struct{})
+	defer func() { clear(seen); seenPool.Put(seen) }()
 	var passTypes map[string]famType
 	if c.cfg.Passthrough {
 		passTypes = map[string]famType{}
@@ -647,6 +643,9 @@ func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, resul
 	return nil
 }
 
+// seenPool keeps send's sets of series: a steady scrape reuses one's room.
+var seenPool = sync.Pool{New: func() any { return map[uint64]struct{}{} }}
+
 // passFits reports whether a passthrough family of this name and type can
 // join those already sent in this scrape: one engine version's page must
 // not fail the whole exposition with a family of another type under the
@@ -672,26 +671,10 @@ func passFits(types map[string]famType, name string, typ famType) bool {
 }
 
 // selfExpo is what a target's self-metrics keep across scrapes: their label
-// pairs (for the engine label they were built with) and last values.
+// pairs (for the engine label they were built with).
 type selfExpo struct {
-	engine  string
-	built   bool
-	base    selfPairs
-	errs    [len(reasons)]selfPairs
-	dropped [len(dropReasons)]selfPairs
-	renamed [len(renameReasons)]selfPairs
-	values  [2 + len(reasons) + len(dropReasons) + len(renameReasons)]valueExpo
-}
-
-// selfPairs are a self-metric's label pairs and their text.
-type selfPairs struct {
-	pairs []*dto.LabelPair
-	text  collector.SeriesLabels
-}
-
-func newSelfPairs(names, values []string) selfPairs {
-	p := labelPairs(names, values)
-	return selfPairs{p, collector.NewSeriesLabels(p)}
+	engine string
+	keys   []*seriesKey // up, duration, then the counters by reason
 }
 
 var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "container", "reason"}
@@ -699,42 +682,43 @@ var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "c
 // selfMetrics builds the target's up, duration and counters for r; st.mu is held.
 func (c *Collector) selfMetrics(st *targetState, r *result) []prometheus.Metric {
 	e := &st.self
-	if !e.built || e.engine != r.engine {
+	if e.keys == nil || e.engine != r.engine {
 		l := st.target.Labels
 		values := []string{st.target.URL, r.engine, l.Role, l.Namespace, l.Pod, l.Container}
-		e.built, e.engine = true, r.engine
-		e.base = newSelfPairs(selfLabelNames[:6], values)
-		withReason := func(reason string) selfPairs {
-			return newSelfPairs(selfLabelNames, append(append([]string{}, values...), reason))
+		e.engine = r.engine
+		base := labelPairs(selfLabelNames[:6], values)
+		e.keys = []*seriesKey{newSeriesKey(c.upDesc, c.upFam, base), newSeriesKey(c.durationDesc, c.durationFam, base)}
+		withReason := func(desc *prometheus.Desc, fam *collector.TextFamily, reason string) {
+			e.keys = append(e.keys, newSeriesKey(desc, fam, labelPairs(selfLabelNames, append(append([]string{}, values...), reason))))
 		}
-		for i, reason := range reasons {
-			e.errs[i] = withReason(reason)
+		for _, reason := range reasons {
+			withReason(c.errorsDesc, c.errorsFam, reason)
 		}
-		for i, reason := range dropReasons {
-			e.dropped[i] = withReason(reason)
+		for _, reason := range dropReasons {
+			withReason(c.droppedDesc, c.droppedFam, reason)
 		}
-		for i, reason := range renameReasons {
-			e.renamed[i] = withReason(reason)
+		for _, reason := range renameReasons {
+			withReason(c.renamedDesc, c.renamedFam, reason)
 		}
 	}
 	up := 0.0
 	if r.err == nil {
 		up = 1
 	}
-	ms := make([]valueMetric, 0, len(e.values))
-	add := func(desc *prometheus.Desc, fam *collector.TextFamily, p selfPairs, vt prometheus.ValueType, v float64) {
-		ms = append(ms, valueMetric{desc: desc, fam: fam, labels: p.pairs, text: p.text, v: e.values[len(ms)].written(vt, v)})
+	ms := make([]valueMetric, 0, len(e.keys))
+	add := func(vt prometheus.ValueType, v float64) {
+		ms = append(ms, valueMetric{e.keys[len(ms)], vt, v})
 	}
-	add(c.upDesc, c.upFam, e.base, prometheus.GaugeValue, up)
-	add(c.durationDesc, c.durationFam, e.base, prometheus.GaugeValue, r.duration)
+	add(prometheus.GaugeValue, up)
+	add(prometheus.GaugeValue, r.duration)
 	for i := range reasons {
-		add(c.errorsDesc, c.errorsFam, e.errs[i], prometheus.CounterValue, r.errors[i])
+		add(prometheus.CounterValue, r.errors[i])
 	}
 	for i := range dropReasons {
-		add(c.droppedDesc, c.droppedFam, e.dropped[i], prometheus.CounterValue, r.dropped[i])
+		add(prometheus.CounterValue, r.dropped[i])
 	}
 	for i := range renameReasons {
-		add(c.renamedDesc, c.renamedFam, e.renamed[i], prometheus.CounterValue, r.renamed[i])
+		add(prometheus.CounterValue, r.renamed[i])
 	}
 	out := make([]prometheus.Metric, len(ms))
 	for i := range ms {

@@ -99,10 +99,9 @@ type passCache struct {
 	skip    bool // a label the exposition cannot carry (a name starting with __)
 	renamed bool // a page label was renamed exported_<name>
 	pairs   []*dto.LabelPair
-	text    collector.SeriesLabels // the pairs rendered
+	key     *seriesKey // with the family's Desc it was made for
 	hash    uint64
 	name    string // the family name the hash was computed with
-	value   valueExpo
 	hist    histExpo
 }
 
@@ -165,7 +164,7 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 						uints = append(uints, uint64(b.value))
 					}
 				}
-				hists = append(hists, histMetric{desc: pf.desc, fam: pf.text, labels: pc.pairs, text: pc.text, h: pc.hist.written(uint64(s.count), s.sum, floats, uints)})
+				hists = append(hists, histMetric{pc.keyFor(pf), pc.hist.written(uint64(s.count), s.sum, floats, uints)})
 				m = &hists[len(hists)-1]
 			case typeSummary:
 				if s.hasCount && !isCount(s.count) {
@@ -178,7 +177,7 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 				if !s.hasValue {
 					continue
 				}
-				vals = append(vals, valueMetric{desc: pf.desc, fam: pf.text, labels: pc.pairs, text: pc.text, v: pc.value.written(pf.vt, s.value)})
+				vals = append(vals, valueMetric{pc.keyFor(pf), pf.vt, s.value})
 				m = &vals[len(vals)-1]
 			}
 			if pf.renamed {
@@ -195,12 +194,21 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 
 func isInf(f float64) bool { return math.IsInf(f, 0) }
 
+// keyFor returns the series' key for its family as it is now (its type,
+// hence its Desc, may change under the same name).
+func (pc *passCache) keyFor(pf *passFamily) *seriesKey {
+	if pc.key == nil || pc.key.desc != pf.desc {
+		pc.key = newSeriesKey(pf.desc, pf.text, pc.pairs)
+	}
+	return pc.key
+}
+
 // buildPassLabels computes a source series' passthrough label pairs: the
 // page's labels, empty ones left out (Prometheus treats them as absent), a
 // page label that clashes with a target label renamed exported_<name> (and
 // again while that name is taken, as Prometheus does), then the target labels.
 func buildPassLabels(pc *passCache, s *srcMetric, targetLabels []string, name string, seed maphash.Seed) {
-	*pc = passCache{built: true, name: name, value: pc.value, hist: pc.hist}
+	*pc = passCache{built: true, name: name, hist: pc.hist}
 	var names, values []string
 	taken := func(n string) bool {
 		for i, t := range passJoinLabels {
@@ -239,6 +247,5 @@ func buildPassLabels(pc *passCache, s *srcMetric, targetLabels []string, name st
 		}
 	}
 	pc.pairs = labelPairs(names, values)
-	pc.text = collector.NewSeriesLabels(pc.pairs)
 	pc.hash = seriesHash(seed, name, pc.pairs)
 }
