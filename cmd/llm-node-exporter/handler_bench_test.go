@@ -64,4 +64,3 @@ func BenchmarkHandler8TargetsText(b *testing.B) { benchmarkHandler(b, "") }
 func BenchmarkHandler8TargetsProtobuf(b *testing.B) {
 	benchmarkHandler(b, "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
 }
-
