@@ -91,6 +91,7 @@ fuzz-smoke:
 	$(GO) test ./attribution -run '^$$' -fuzz FuzzParseProcessTitle -fuzztime 10s
 	$(GO) test ./collector/engine -run '^$$' -fuzz FuzzNormalise -fuzztime 10s
 	$(GO) test ./collector/engine -run '^$$' -fuzz FuzzDifferential -fuzztime 10s
+	$(GO) test ./collector/engine -run '^$$' -fuzz FuzzTextPath -fuzztime 10s
 
 test: $(TEST_TARGETS)
 

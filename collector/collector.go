@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every metric the exporter exposes, so its series never
@@ -95,6 +96,10 @@ type state struct {
 	mu       sync.Mutex
 	cur      *flight
 	timeouts float64
+
+	// The last run's number of metrics and TextMetrics, to size the next
+	// one's; only a run touches them, and runs never overlap.
+	nMetrics, nText int
 }
 
 // flight is one run of a collector, shared by the scrapes waiting for it.
@@ -109,7 +114,8 @@ type flight struct {
 	timer   *time.Timer // fires at stopAt
 
 	// Written before done is closed, read-only after.
-	metrics  []prometheus.Metric
+	metrics  []prometheus.Metric // but the TextMetrics
+	text     []TextMetric
 	err      error
 	duration float64
 }
@@ -152,6 +158,10 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 // finished by then is reported failed, and counted as a timeout when the
 // deadline passed.
 func (s *Set) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
+	s.collect(ctx, ch, nil)
+}
+
+func (s *Set) collect(ctx context.Context, ch chan<- prometheus.Metric, text *TextGatherer) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
@@ -164,7 +174,7 @@ func (s *Set) CollectContext(ctx context.Context, ch chan<- prometheus.Metric) {
 	for _, name := range s.names {
 		go func(st *state) {
 			defer wg.Done()
-			s.serve(ctx, st, stopAt, ch)
+			s.serve(ctx, st, stopAt, ch, text)
 		}(s.states[name])
 	}
 	wg.Wait()
@@ -190,21 +200,57 @@ func grace(d time.Duration) time.Duration {
 // ctx: one scrape's view of the set, for a handler to merge with the rest.
 func (s *Set) Gatherer(ctx context.Context) prometheus.Gatherer {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(boundSet{s, ctx})
+	reg.MustRegister(boundSet{s, ctx, nil})
 	return reg
 }
 
-// boundSet is the set as a prometheus.Collector collecting under one context.
-type boundSet struct {
-	s   *Set
-	ctx context.Context
+// TextGatherer returns a Gatherer of the set like Gatherer, except that the
+// metrics that can write themselves as text (TextMetric) are not gathered:
+// they are kept for Text, which a scrape in the text format writes itself.
+func (s *Set) TextGatherer(ctx context.Context) *TextGatherer {
+	t := &TextGatherer{reg: prometheus.NewRegistry()}
+	t.reg.MustRegister(boundSet{s, ctx, t})
+	return t
 }
 
-func (b boundSet) Describe(chan<- *prometheus.Desc)    {}
-func (b boundSet) Collect(ch chan<- prometheus.Metric) { b.s.CollectContext(b.ctx, ch) }
+// TextGatherer is one scrape's view of the set for the text format.
+type TextGatherer struct {
+	reg  *prometheus.Registry
+	mu   sync.Mutex
+	text [][]TextMetric
+}
+
+// Gather gathers the set's metrics but its TextMetrics.
+func (t *TextGatherer) Gather() ([]*dto.MetricFamily, error) { return t.reg.Gather() }
+
+// Text is the TextMetrics of the last Gather, by family.
+func (t *TextGatherer) Text() *TextPage {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return NewTextPage(t.text...)
+}
+
+func (t *TextGatherer) add(ms []TextMetric) {
+	t.mu.Lock()
+	t.text = append(t.text, ms)
+	t.mu.Unlock()
+}
+
+// boundSet is the set as a prometheus.Collector collecting under one context;
+// with text set, the TextMetrics go there rather than on the channel.
+type boundSet struct {
+	s    *Set
+	ctx  context.Context
+	text *TextGatherer
+}
+
+func (b boundSet) Describe(chan<- *prometheus.Desc) {}
+func (b boundSet) Collect(ch chan<- prometheus.Metric) {
+	b.s.collect(b.ctx, ch, b.text)
+}
 
 // serve waits for st's result within ctx and sends it, or reports st failed.
-func (s *Set) serve(ctx context.Context, st *state, stopAt time.Time, ch chan<- prometheus.Metric) {
+func (s *Set) serve(ctx context.Context, st *state, stopAt time.Time, ch chan<- prometheus.Metric, text *TextGatherer) {
 	start := time.Now()
 	f := s.join(ctx, st, stopAt)
 	if f != nil {
@@ -227,6 +273,15 @@ func (s *Set) serve(ctx context.Context, st *state, stopAt time.Time, ch chan<- 
 	}
 	for _, m := range f.metrics {
 		ch <- m
+	}
+	if text != nil {
+		if len(f.text) > 0 {
+			text.add(f.text)
+		}
+	} else {
+		for _, m := range f.text {
+			ch <- m
+		}
 	}
 	success := 1.0
 	if f.err != nil && !errors.Is(f.err, ErrNoData) {
@@ -299,18 +354,26 @@ func (s *Set) fly(st *state, f *flight) {
 	defer f.cancel()
 	defer f.timer.Stop()
 	ch := make(chan prometheus.Metric, 64)
-	kept := make(chan []prometheus.Metric)
+	kept := make(chan struct{})
+	f.metrics = make([]prometheus.Metric, 0, st.nMetrics)
+	if st.nText > 0 {
+		f.text = make([]TextMetric, 0, st.nText)
+	}
 	go func() {
-		var ms []prometheus.Metric
 		for m := range ch {
-			ms = append(ms, m)
+			if tm, ok := m.(TextMetric); ok {
+				f.text = append(f.text, tm)
+			} else {
+				f.metrics = append(f.metrics, m)
+			}
 		}
-		kept <- ms
+		close(kept)
 	}()
 	start := time.Now()
 	err := safeUpdate(f.ctx, st.c, ch)
 	close(ch)
-	f.metrics = <-kept
+	<-kept
+	st.nMetrics, st.nText = len(f.metrics), len(f.text)
 	f.err = err
 	f.duration = time.Since(start).Seconds()
 

@@ -11,6 +11,8 @@
 #    on every answer (CHANGING=1, the worst case for the exporter, which reuses what did not
 #    change); CHANGING=0 serves them as they are.
 #
+# OLD_REV=main OLD_NAME="exporter (main)" compares with another build instead.
+#
 # Not part of `make test`: about DURATION + 3 minutes. DURATION=300 INTERVAL=1 by default;
 # PROCESSES_ONLY=1 skips the first part.
 set -euo pipefail
@@ -120,16 +122,16 @@ c1_new=$(cpu $new_pid) c1_old=$(cpu $old_pid) c1_prom=$(cpu $prom_pid)
 a1_new=$(allocs $new_port) a1_old=$(allocs $old_port) a1_prom=$(allocs $prom_port)
 s1=$(wc -l <"$tmp/scrapes") p1=$(prom_pages)
 
-python3 - "$t0" "$t1" "$s0" "$s1" "$p0" "$p1" \
+OLD_NAME=${OLD_NAME:-exporter (expfmt, before)} python3 - "$t0" "$t1" "$s0" "$s1" "$p0" "$p1" \
 	"$c0_new" "$c1_new" "$a0_new" "$a1_new" "$(status $new_pid VmRSS)" "$(status $new_pid VmHWM)" \
 	"$c0_old" "$c1_old" "$a0_old" "$a1_old" "$(status $old_pid VmRSS)" "$(status $old_pid VmHWM)" \
 	"$c0_prom" "$c1_prom" "$a0_prom" "$a1_prom" "$(status $prom_pid VmRSS)" "$(status $prom_pid VmHWM)" <<'EOF'
-import sys
+import os, sys
 a = [float(x) for x in sys.argv[1:]]
 t0, t1, s0, s1, p0, p1 = a[:6]
 minutes = (t1 - t0) / 60
 rows = {}
-for i, name in enumerate(["exporter (streaming)", "exporter (expfmt, before)", "prometheus server"]):
+for i, name in enumerate(["exporter (streaming)", os.environ["OLD_NAME"], "prometheus server"]):
     c0, c1, al0, al1, rss, hwm = a[6 + 6 * i: 12 + 6 * i]
     pages = (s1 - s0) * 8 if i < 2 else (p1 - p0)
     rows[name] = dict(cpu_min=(c1 - c0) / minutes, cpu_page=(c1 - c0) / pages * 1e3,

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
@@ -47,7 +53,8 @@ type metricsHandler struct {
 	static     prometheus.Gatherer
 	self       *prometheus.Registry // the exporter's runtime metrics; nil when disabled
 	opts       promhttp.HandlerOpts
-	inFlight   chan struct{} // nil for no limit
+	errCnt     *prometheus.CounterVec // promhttp's own, shared with its handlers
+	inFlight   chan struct{}          // nil for no limit
 	maxTimeout time.Duration
 	offset     time.Duration
 }
@@ -66,6 +73,7 @@ func newMetricsHandler(set *collector.Set, static prometheus.Gatherer, disableEx
 		},
 		maxTimeout: scrapeTimeout,
 		offset:     offset,
+		errCnt:     newHandlerErrors(),
 	}
 	if maxRequests > 0 {
 		h.inFlight = make(chan struct{}, maxRequests)
@@ -79,6 +87,9 @@ func newMetricsHandler(set *collector.Set, static prometheus.Gatherer, disableEx
 		collectors.NewGoCollector(),
 	)
 	h.opts.Registry = h.self
+	// Registered here so that the text path counts its errors where
+	// promhttp's handlers count theirs: they find it registered and use it.
+	h.self.MustRegister(h.errCnt)
 	return promhttp.InstrumentMetricHandler(h.self, h)
 }
 
@@ -106,6 +117,11 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	format := expfmt.Negotiate(r.Header) // as promhttp negotiates without OpenMetrics
+	if format.FormatType() == expfmt.TypeTextPlain {
+		h.serveText(ctx, w, r, format)
+		return
+	}
 	g := prometheus.Gatherers{h.static, h.set.Gatherer(ctx)}
 	if h.self != nil {
 		g = append(prometheus.Gatherers{h.self}, g...)
@@ -113,6 +129,125 @@ func (h *metricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A handler per request (cheap: no registration, the in-flight limit is
 	// above) because a Gatherer takes no context.
 	promhttp.HandlerFor(unlessGone{g, r.Context()}, h.opts).ServeHTTP(w, r)
+}
+
+// serveText serves a scrape in the text format as promhttp.HandlerFor with
+// h.opts would (compression, name[] filter, errors), except that the
+// collectors' TextMetrics (the engine collector's series) are written as
+// text by themselves, in their place among the families, without being
+// gathered into dto messages and encoded.
+func (h *metricsHandler) serveText(ctx context.Context, w http.ResponseWriter, r *http.Request, format expfmt.Format) {
+	set := h.set.TextGatherer(ctx)
+	g := prometheus.Gatherers{h.static, set}
+	if h.self != nil {
+		g = append(prometheus.Gatherers{h.self}, g...)
+	}
+	mfs, err := g.Gather()
+	page := set.Text()
+	defer page.Release()
+	if r.Context().Err() != nil {
+		return // gone (unlessGone): nothing to encode for no one
+	}
+	if err == nil {
+		mfs, err = page.Resolve(mfs)
+	} else {
+		mfs, _ = page.Resolve(mfs)
+	}
+	if err != nil {
+		h.opts.ErrorLog.Println("error gathering metrics:", err)
+		h.errCnt.WithLabelValues("gathering").Inc()
+		if len(mfs) == 0 && page.Len() == 0 {
+			httpError(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", string(format))
+	out := io.Writer(w)
+	if acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzipPool.Get().(*gzip.Writer)
+		gz.Reset(w)
+		defer func() { _ = gz.Close(); gzipPool.Put(gz) }()
+		out = gz
+	}
+	var keep func(string) bool
+	if names := r.URL.Query()["name[]"]; len(names) > 0 {
+		keep = func(n string) bool { return slices.Contains(names, n) }
+	}
+	enc := expfmt.NewEncoder(out, format)
+	page.Write(out, mfs, enc.Encode, keep, func(err error) bool {
+		if err != nil {
+			h.opts.ErrorLog.Println("error encoding and sending metric family:", err)
+			h.errCnt.WithLabelValues("encoding").Inc()
+		}
+		return false // ContinueOnError
+	})
+}
+
+// newHandlerErrors is promhttp's promhttp_metric_handler_errors_total.
+func newHandlerErrors() *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_errors_total",
+		Help: "Total number of internal errors encountered by the promhttp metric handler.",
+	}, []string{"cause"})
+	c.WithLabelValues("gathering")
+	c.WithLabelValues("encoding")
+	return c
+}
+
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+func httpError(w http.ResponseWriter, err error) {
+	w.Header().Del("Content-Encoding")
+	http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
+}
+
+// acceptsGzip negotiates Accept-Encoding as promhttp does between identity
+// and gzip: the offer with the highest q wins, identity on a tie or when
+// neither is named.
+func acceptsGzip(r *http.Request) bool {
+	best, bestQ := "identity", -1.0
+	specs := parseAcceptEncoding(r.Header.Values("Accept-Encoding"))
+	for _, offer := range []string{"identity", "gzip"} {
+		for _, s := range specs {
+			if s.q > bestQ && (s.value == "*" || s.value == offer) {
+				best, bestQ = offer, s.q
+			}
+		}
+	}
+	return best == "gzip" && bestQ != 0
+}
+
+type acceptSpec struct {
+	value string
+	q     float64
+}
+
+// parseAcceptEncoding reads "gzip;q=0.8, identity" headers.
+func parseAcceptEncoding(values []string) []acceptSpec {
+	var out []acceptSpec
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+					if err != nil {
+						f = 0
+					}
+					q = f
+				}
+			}
+			out = append(out, acceptSpec{name, q})
+		}
+	}
+	return out
 }
 
 // unlessGone gathers g, and nothing when the request has ended meanwhile

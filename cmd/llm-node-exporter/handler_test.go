@@ -1,10 +1,13 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
+	"github.com/llm-node-exporter/llm-node-exporter/collector/engine"
 )
 
 func TestScrapeBudget(t *testing.T) {
@@ -232,5 +238,145 @@ func TestAbandonedScrapeIsNotEncoded(t *testing.T) {
 	}
 	if body := rec.Body.String(); body != "" {
 		t.Errorf("abandoned scrape encoded a page:\n%.500s", body)
+	}
+}
+
+// engineHandler is the /metrics handler of an engine collector scraping
+// one real-shaped vLLM page.
+func engineHandler(t *testing.T) http.Handler {
+	t.Helper()
+	page, err := os.ReadFile("testdata/engines/vllm-v1-dp2.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write(page)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := engine.New(engine.Config{Targets: []engine.Target{{URL: srv.URL + "/metrics",
+		Labels: engine.JoinLabels{Namespace: "ns", Pod: "vllm-0"}}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := collector.NewSet(slog.New(slog.DiscardHandler), map[string]collector.Collector{"engine": c})
+	return newMetricsHandler(set, prometheus.NewRegistry(), false, 40, time.Hour, 0, slog.New(slog.DiscardHandler))
+}
+
+// scrapeWith returns the families of one scrape with these request headers,
+// decoded as the response's Content-Type and Content-Encoding say.
+func scrapeWith(t *testing.T, h http.Handler, url string, header map[string]string) (map[string]*dto.MetricFamily, *http.Response) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, rec.Body.String())
+	}
+	body := io.Reader(rec.Body)
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		gz, err := gzip.NewReader(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = gz
+	}
+	dec := expfmt.NewDecoder(body, expfmt.ResponseFormat(resp.Header))
+	mfs := map[string]*dto.MetricFamily{}
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decoding %s: %v", resp.Header.Get("Content-Type"), err)
+		}
+		if mfs[mf.GetName()] != nil {
+			t.Errorf("family %s twice on the page", mf.GetName())
+		}
+		mfs[mf.GetName()] = &mf
+	}
+	return mfs, resp
+}
+
+// seriesOf lists a family's series by labels, with the value or count.
+func seriesOf(mf *dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range mf.Metric {
+		var b strings.Builder
+		for _, l := range m.Label {
+			b.WriteString(l.GetName() + "=" + l.GetValue() + ",")
+		}
+		v := m.GetGauge().GetValue() + m.GetCounter().GetValue() + m.GetUntyped().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		out[b.String()] = v
+	}
+	return out
+}
+
+// TestHandlerServesEngineSeriesInEveryFormat: text (identity and gzip) and
+// protobuf scrapes get the same engine families, series and values; only
+// the text format is written by the engine's series themselves.
+func TestHandlerServesEngineSeriesInEveryFormat(t *testing.T) {
+	h := engineHandler(t)
+	const protobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	text, resp := scrapeWith(t, h, "/metrics", nil)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("text Content-Type %q", ct)
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("not asked for, compressed: %q", resp.Header.Get("Content-Encoding"))
+	}
+	gz, resp := scrapeWith(t, h, "/metrics", map[string]string{"Accept-Encoding": "gzip"})
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Error("gzip asked for, not served")
+	}
+	if _, resp := scrapeWith(t, h, "/metrics", map[string]string{"Accept-Encoding": "gzip;q=0, identity"}); resp.Header.Get("Content-Encoding") != "" {
+		t.Error("gzip refused (q=0), served")
+	}
+	pb, resp := scrapeWith(t, h, "/metrics", map[string]string{"Accept": protobuf, "Accept-Encoding": "gzip"})
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/vnd.google.protobuf") {
+		t.Errorf("protobuf Content-Type %q", ct)
+	}
+	engines := 0
+	for name, want := range pb {
+		if !strings.HasPrefix(name, "llm_engine_") {
+			continue
+		}
+		engines++
+		for format, page := range map[string]map[string]*dto.MetricFamily{"text": text, "gzip text": gz} {
+			got := page[name]
+			if got == nil {
+				t.Errorf("%s: no %s", format, name)
+				continue
+			}
+			if got.GetHelp() != want.GetHelp() || got.GetType() != want.GetType() {
+				t.Errorf("%s: %s help/type %q %s, protobuf %q %s", format, name, got.GetHelp(), got.GetType(), want.GetHelp(), want.GetType())
+			}
+			gs, ws := seriesOf(got), seriesOf(want)
+			if len(gs) != len(ws) {
+				t.Errorf("%s: %s has %d series, protobuf %d", format, name, len(gs), len(ws))
+			}
+			for k, v := range ws {
+				if g, ok := gs[k]; !ok || (g != v && name != "llm_engine_scrape_duration_seconds") {
+					t.Errorf("%s: %s{%s} = %v (%t), protobuf %v", format, name, k, g, ok, v)
+				}
+			}
+		}
+	}
+	if engines < 10 {
+		t.Fatalf("protobuf scrape: only %d llm_engine_* families", engines)
+	}
+	for _, name := range []string{"llm_exporter_collector_success", "go_goroutines", "promhttp_metric_handler_errors_total"} {
+		if text[name] == nil || pb[name] == nil {
+			t.Errorf("%s missing (text %t, protobuf %t)", name, text[name] != nil, pb[name] != nil)
+		}
+	}
+	// name[] filters the text path's families as promhttp filters the rest.
+	only, _ := scrapeWith(t, h, "/metrics?name[]=llm_engine_up&name[]=go_goroutines", nil)
+	if len(only) != 2 || only["llm_engine_up"] == nil || only["go_goroutines"] == nil {
+		t.Errorf("name[] filter: %d families", len(only))
 	}
 }

@@ -101,7 +101,9 @@ type Collector struct {
 	client *http.Client
 
 	upDesc, durationDesc, errorsDesc, droppedDesc, renamedDesc *prometheus.Desc
+	upFam, durationFam, errorsFam, droppedFam, renamedFam      *collector.TextFamily
 	descs                                                      map[*family]*prometheus.Desc
+	fams                                                       map[*family]*collector.TextFamily
 	seed                                                       maphash.Seed
 
 	mu       sync.Mutex // guards states; never held across I/O
@@ -187,17 +189,30 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 			IdleConnTimeout:     90 * time.Second,
 			DisableKeepAlives:   false,
 		}},
-		upDesc:       prometheus.NewDesc(fq("up"), "1 when the engine's metrics endpoint answered the exporter with a valid page, 0 otherwise.", selfLabels, nil),
-		durationDesc: prometheus.NewDesc(fq("scrape_duration_seconds"), "Duration of the last scrape of the engine's metrics endpoint in seconds.", selfLabels, nil),
-		errorsDesc:   prometheus.NewDesc(fq("scrape_errors_total"), "Failed scrapes of the engine's metrics endpoint by reason ("+strings.Join(reasons[:], ", ")+").", append(selfLabels, "reason"), nil),
-		droppedDesc:  prometheus.NewDesc(fq("series_dropped_total"), "Series of the engine's pages not served, the rest of the page being served, by reason ("+strings.Join(dropReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
-		renamedDesc:  prometheus.NewDesc(fq("passthrough_renamed_series_total"), "Passthrough series served under a changed name, by reason ("+strings.Join(renameReasons[:], ", ")+").", append(selfLabels, "reason"), nil),
-		descs:        map[*family]*prometheus.Desc{},
-		seed:         maphash.MakeSeed(),
-		states:       map[string]*targetState{},
+		descs:  map[*family]*prometheus.Desc{},
+		fams:   map[*family]*collector.TextFamily{},
+		seed:   maphash.MakeSeed(),
+		states: map[string]*targetState{},
 	}
+	// Each family's Desc and text form from the same name and help.
+	both := func(name, help string, typ dto.MetricType, labels []string) (*prometheus.Desc, *collector.TextFamily) {
+		return prometheus.NewDesc(fq(name), help, labels, nil), collector.NewTextFamily(fq(name), help, typ)
+	}
+	c.upDesc, c.upFam = both("up", "1 when the engine's metrics endpoint answered the exporter with a valid page, 0 otherwise.", dto.MetricType_GAUGE, selfLabels)
+	c.durationDesc, c.durationFam = both("scrape_duration_seconds", "Duration of the last scrape of the engine's metrics endpoint in seconds.", dto.MetricType_GAUGE, selfLabels)
+	withReason := append(append([]string{}, selfLabels...), "reason")
+	c.errorsDesc, c.errorsFam = both("scrape_errors_total", "Failed scrapes of the engine's metrics endpoint by reason ("+strings.Join(reasons[:], ", ")+").", dto.MetricType_COUNTER, withReason)
+	c.droppedDesc, c.droppedFam = both("series_dropped_total", "Series of the engine's pages not served, the rest of the page being served, by reason ("+strings.Join(dropReasons[:], ", ")+").", dto.MetricType_COUNTER, withReason)
+	c.renamedDesc, c.renamedFam = both("passthrough_renamed_series_total", "Passthrough series served under a changed name, by reason ("+strings.Join(renameReasons[:], ", ")+").", dto.MetricType_COUNTER, withReason)
 	for _, f := range families {
-		c.descs[f] = prometheus.NewDesc(fq(f.name), f.help, normalisedNames(f), nil)
+		typ := dto.MetricType_GAUGE
+		switch f.kind {
+		case kindHistogram:
+			typ = dto.MetricType_HISTOGRAM
+		case kindCounter:
+			typ = dto.MetricType_COUNTER
+		}
+		c.descs[f], c.fams[f] = both(f.name, f.help, typ, normalisedNames(f))
 	}
 	if cfg.Kubernetes {
 		if cfg.NodeName == "" {
@@ -559,18 +574,17 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 	items := make([]normItem, 0, len(outs))
 	for i := range outs {
 		o := &outs[i]
-		pairs, hash := o.g.pairsOf(o, c.seed)
-		desc := c.descs[o.fam]
+		key, hash := o.g.keyOf(o, c.seed, c.descs[o.fam], c.fams[o.fam])
 		var m prometheus.Metric
 		switch o.fam.kind {
 		case kindHistogram:
-			hists = append(hists, histMetric{desc: desc, labels: pairs, h: o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
+			hists = append(hists, histMetric{key, o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
 			m = &hists[len(hists)-1]
 		case kindCounter:
-			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.CounterValue, o.value)})
+			vals = append(vals, valueMetric{key, prometheus.CounterValue, o.value})
 			m = &vals[len(vals)-1]
 		default:
-			vals = append(vals, valueMetric{desc: desc, labels: pairs, v: o.g.expo.value.written(prometheus.GaugeValue, o.value)})
+			vals = append(vals, valueMetric{key, prometheus.GaugeValue, o.value})
 			m = &vals[len(vals)-1]
 		}
 		items = append(items, normItem{m, hash})
@@ -581,11 +595,8 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 // send writes every target's self-metrics and series. Two targets that
 // would yield the same series do not fail the scrape: the first is sent.
 func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, results []*result) error {
-	total := 0
-	for _, r := range results {
-		total += len(r.norm) + len(r.pass)
-	}
-	seen := make(map[uint64]struct{}, total)
+	seen := seenPool.Get().(map[uint64]struct{})
+	defer func() { clear(seen); seenPool.Put(seen) }()
 	var passTypes map[string]famType
 	if c.cfg.Passthrough {
 		passTypes = map[string]famType{}
@@ -632,6 +643,9 @@ func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, resul
 	return nil
 }
 
+// seenPool keeps send's sets of series: a steady scrape reuses one's room.
+var seenPool = sync.Pool{New: func() any { return map[uint64]struct{}{} }}
+
 // passFits reports whether a passthrough family of this name and type can
 // join those already sent in this scrape: one engine version's page must
 // not fail the whole exposition with a family of another type under the
@@ -657,15 +671,10 @@ func passFits(types map[string]famType, name string, typ famType) bool {
 }
 
 // selfExpo is what a target's self-metrics keep across scrapes: their label
-// pairs (for the engine label they were built with) and last values.
+// pairs (for the engine label they were built with).
 type selfExpo struct {
-	engine  string
-	built   bool
-	base    []*dto.LabelPair
-	errs    [len(reasons)][]*dto.LabelPair
-	dropped [len(dropReasons)][]*dto.LabelPair
-	renamed [len(renameReasons)][]*dto.LabelPair
-	values  [2 + len(reasons) + len(dropReasons) + len(renameReasons)]valueExpo
+	engine string
+	keys   []*seriesKey // up, duration, then the counters by reason
 }
 
 var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "container", "reason"}
@@ -673,42 +682,43 @@ var selfLabelNames = []string{"target", "engine", "role", "namespace", "pod", "c
 // selfMetrics builds the target's up, duration and counters for r; st.mu is held.
 func (c *Collector) selfMetrics(st *targetState, r *result) []prometheus.Metric {
 	e := &st.self
-	if !e.built || e.engine != r.engine {
+	if e.keys == nil || e.engine != r.engine {
 		l := st.target.Labels
 		values := []string{st.target.URL, r.engine, l.Role, l.Namespace, l.Pod, l.Container}
-		e.built, e.engine = true, r.engine
-		e.base = labelPairs(selfLabelNames[:6], values)
-		withReason := func(reason string) []*dto.LabelPair {
-			return labelPairs(selfLabelNames, append(append([]string{}, values...), reason))
+		e.engine = r.engine
+		base := labelPairs(selfLabelNames[:6], values)
+		e.keys = []*seriesKey{newSeriesKey(c.upDesc, c.upFam, base), newSeriesKey(c.durationDesc, c.durationFam, base)}
+		withReason := func(desc *prometheus.Desc, fam *collector.TextFamily, reason string) {
+			e.keys = append(e.keys, newSeriesKey(desc, fam, labelPairs(selfLabelNames, append(append([]string{}, values...), reason))))
 		}
-		for i, reason := range reasons {
-			e.errs[i] = withReason(reason)
+		for _, reason := range reasons {
+			withReason(c.errorsDesc, c.errorsFam, reason)
 		}
-		for i, reason := range dropReasons {
-			e.dropped[i] = withReason(reason)
+		for _, reason := range dropReasons {
+			withReason(c.droppedDesc, c.droppedFam, reason)
 		}
-		for i, reason := range renameReasons {
-			e.renamed[i] = withReason(reason)
+		for _, reason := range renameReasons {
+			withReason(c.renamedDesc, c.renamedFam, reason)
 		}
 	}
 	up := 0.0
 	if r.err == nil {
 		up = 1
 	}
-	ms := make([]valueMetric, 0, len(e.values))
-	add := func(desc *prometheus.Desc, pairs []*dto.LabelPair, vt prometheus.ValueType, v float64) {
-		ms = append(ms, valueMetric{desc: desc, labels: pairs, v: e.values[len(ms)].written(vt, v)})
+	ms := make([]valueMetric, 0, len(e.keys))
+	add := func(vt prometheus.ValueType, v float64) {
+		ms = append(ms, valueMetric{e.keys[len(ms)], vt, v})
 	}
-	add(c.upDesc, e.base, prometheus.GaugeValue, up)
-	add(c.durationDesc, e.base, prometheus.GaugeValue, r.duration)
+	add(prometheus.GaugeValue, up)
+	add(prometheus.GaugeValue, r.duration)
 	for i := range reasons {
-		add(c.errorsDesc, e.errs[i], prometheus.CounterValue, r.errors[i])
+		add(prometheus.CounterValue, r.errors[i])
 	}
 	for i := range dropReasons {
-		add(c.droppedDesc, e.dropped[i], prometheus.CounterValue, r.dropped[i])
+		add(prometheus.CounterValue, r.dropped[i])
 	}
 	for i := range renameReasons {
-		add(c.renamedDesc, e.renamed[i], prometheus.CounterValue, r.renamed[i])
+		add(prometheus.CounterValue, r.renamed[i])
 	}
 	out := make([]prometheus.Metric, len(ms))
 	for i := range ms {

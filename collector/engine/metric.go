@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 // The collector's series are its own prometheus.Metric types: their label
@@ -16,28 +18,60 @@ import (
 // are never written again once handed out, so concurrent scrapes can share
 // them.
 
-// valueMetric is a counter, gauge or untyped sample.
+// valueMetric is a counter, gauge or untyped sample. It writes itself in
+// the text format (collector.TextMetric) from the labels and value Write
+// hands out; the value's message is made only when a registry asks for it
+// (a protobuf scrape, push mode), so the text path allocates none.
 type valueMetric struct {
+	*seriesKey
+	vt prometheus.ValueType
+	v  float64
+}
+
+// seriesKey is what one series' metrics share across scrapes: its Desc,
+// text family, label pairs and their text. It is never changed once made:
+// a series whose labels or family change gets a new one.
+type seriesKey struct {
 	desc   *prometheus.Desc
+	fam    *collector.TextFamily
 	labels []*dto.LabelPair
-	v      valueDTO
+	text   collector.SeriesLabels
 }
 
-// valueDTO is the written form of a value, one of the three set.
-type valueDTO struct {
-	c *dto.Counter
-	g *dto.Gauge
-	u *dto.Untyped
+func newSeriesKey(desc *prometheus.Desc, fam *collector.TextFamily, pairs []*dto.LabelPair) *seriesKey {
+	return &seriesKey{desc: desc, fam: fam, labels: pairs, text: collector.NewSeriesLabels(pairs)}
 }
 
-func (m *valueMetric) Desc() *prometheus.Desc { return m.desc }
+func (k *seriesKey) Desc() *prometheus.Desc { return k.desc }
+
+func (k *seriesKey) TextFamily() *collector.TextFamily { return k.fam }
+
+func (k *seriesKey) TextLabels() ([]*dto.LabelPair, bool) { return k.labels, k.text.OK() }
 
 func (m *valueMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
-	out.Counter, out.Gauge, out.Untyped = m.v.c, m.v.g, m.v.u
+	switch m.vt {
+	case prometheus.CounterValue:
+		b := &counterBox{v: m.v}
+		b.c.Value = &b.v
+		out.Counter = &b.c
+	case prometheus.GaugeValue:
+		b := &gaugeBox{v: m.v}
+		b.g.Value = &b.v
+		out.Gauge = &b.g
+	default:
+		b := &untypedBox{v: m.v}
+		b.u.Value = &b.v
+		out.Untyped = &b.u
+	}
 	return nil
 }
 
+func (m *valueMetric) AppendText(dst []byte) []byte {
+	return collector.AppendValue(dst, m.fam, m.text, m.v)
+}
+
+// The value messages with their value, one allocation each.
 type counterBox struct {
 	c dto.Counter
 	v float64
@@ -53,45 +87,16 @@ type untypedBox struct {
 	v float64
 }
 
-// valueExpo keeps a series' last written value: a value that did not change
-// since the last scrape is written with the same (immutable) message.
-type valueExpo struct {
-	set  bool
-	vt   prometheus.ValueType
-	bits uint64
-	dto  valueDTO
-}
-
-func (e *valueExpo) written(vt prometheus.ValueType, v float64) valueDTO {
-	if e.set && e.vt == vt && e.bits == math.Float64bits(v) {
-		return e.dto
-	}
-	e.set, e.vt, e.bits = true, vt, math.Float64bits(v)
-	switch vt {
-	case prometheus.CounterValue:
-		b := &counterBox{v: v}
-		b.c.Value = &b.v
-		e.dto = valueDTO{c: &b.c}
-	case prometheus.GaugeValue:
-		b := &gaugeBox{v: v}
-		b.g.Value = &b.v
-		e.dto = valueDTO{g: &b.g}
-	default:
-		b := &untypedBox{v: v}
-		b.u.Value = &b.v
-		e.dto = valueDTO{u: &b.u}
-	}
-	return e.dto
-}
-
-// histMetric is a classic histogram, written as built.
+// histMetric is a classic histogram, written as built; as text, from the
+// same message.
 type histMetric struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	h      *dto.Histogram
+	*seriesKey
+	h *dto.Histogram
 }
 
-func (m *histMetric) Desc() *prometheus.Desc { return m.desc }
+func (m *histMetric) AppendText(dst []byte) []byte {
+	return collector.AppendHistogram(dst, m.fam, m.text, m.h)
+}
 
 func (m *histMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
@@ -232,11 +237,10 @@ func seriesHash(seed maphash.Seed, name string, pairs []*dto.LabelPair) uint64 {
 // groupExpo is what the exposition of one normalised series keeps across
 // scrapes.
 type groupExpo struct {
-	pairs  []*dto.LabelPair
+	key    *seriesKey
 	tp     string // the tp_rank the pairs were built with
 	hash   uint64
 	bounds []float64
-	value  valueExpo
 	hist   histExpo
 }
 
@@ -263,15 +267,16 @@ func normalisedNames(f *family) []string {
 
 // pairsOf returns the label pairs of a normalised series from its group's
 // cache, rebuilding them when the kept tp_rank changed.
-func (g *group) pairsOf(o *outSeries, seed maphash.Seed) ([]*dto.LabelPair, uint64) {
+func (g *group) keyOf(o *outSeries, seed maphash.Seed, desc *prometheus.Desc, fam *collector.TextFamily) (*seriesKey, uint64) {
 	e := &g.expo
-	if e.pairs == nil || e.tp != o.labels[lTPRank] {
+	if e.key == nil || e.tp != o.labels[lTPRank] {
 		names := normalisedNames(g.fam)
 		values := make([]string, len(names))
 		copy(values, o.labels[:len(names)])
-		e.pairs = labelPairs(names, values)
+		pairs := labelPairs(names, values)
+		e.key = newSeriesKey(desc, fam, pairs)
 		e.tp = o.labels[lTPRank]
-		e.hash = seriesHash(seed, "llm_engine_"+g.fam.name, e.pairs)
+		e.hash = seriesHash(seed, "llm_engine_"+g.fam.name, pairs)
 	}
-	return e.pairs, e.hash
+	return e.key, e.hash
 }

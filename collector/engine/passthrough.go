@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/llm-node-exporter/llm-node-exporter/collector"
 )
 
 // passJoinLabels are added to every passthrough series; a page's own label
@@ -41,6 +43,7 @@ type passFamily struct {
 	skip    bool    // not representable (gauge histograms)
 	vt      prometheus.ValueType
 	desc    *prometheus.Desc
+	text    *collector.TextFamily
 }
 
 func (f *famEntry) passOf() *passFamily {
@@ -73,7 +76,20 @@ func (f *famEntry) passOf() *passFamily {
 		p.name = exportedPrefix + p.name
 		p.renamed = true
 	}
-	p.desc = prometheus.NewDesc(p.name, "Passthrough of the engine's "+p.name+" with the join labels added.", nil, nil)
+	help := "Passthrough of the engine's " + p.name + " with the join labels added."
+	p.desc = prometheus.NewDesc(p.name, help, nil, nil)
+	typ := dto.MetricType_UNTYPED
+	switch {
+	case f.typ == typeHistogram:
+		typ = dto.MetricType_HISTOGRAM
+	case f.typ == typeSummary:
+		typ = dto.MetricType_SUMMARY // not written as text: summaryMetric is no TextMetric
+	case p.vt == prometheus.CounterValue:
+		typ = dto.MetricType_COUNTER
+	case p.vt == prometheus.GaugeValue:
+		typ = dto.MetricType_GAUGE
+	}
+	p.text = collector.NewTextFamily(p.name, help, typ)
 	return p
 }
 
@@ -83,9 +99,9 @@ type passCache struct {
 	skip    bool // a label the exposition cannot carry (a name starting with __)
 	renamed bool // a page label was renamed exported_<name>
 	pairs   []*dto.LabelPair
+	key     *seriesKey // with the family's Desc it was made for
 	hash    uint64
 	name    string // the family name the hash was computed with
-	value   valueExpo
 	hist    histExpo
 }
 
@@ -148,7 +164,7 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 						uints = append(uints, uint64(b.value))
 					}
 				}
-				hists = append(hists, histMetric{desc: pf.desc, labels: pc.pairs, h: pc.hist.written(uint64(s.count), s.sum, floats, uints)})
+				hists = append(hists, histMetric{pc.keyFor(pf), pc.hist.written(uint64(s.count), s.sum, floats, uints)})
 				m = &hists[len(hists)-1]
 			case typeSummary:
 				if s.hasCount && !isCount(s.count) {
@@ -161,7 +177,7 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 				if !s.hasValue {
 					continue
 				}
-				vals = append(vals, valueMetric{desc: pf.desc, labels: pc.pairs, v: pc.value.written(pf.vt, s.value)})
+				vals = append(vals, valueMetric{pc.keyFor(pf), pf.vt, s.value})
 				m = &vals[len(vals)-1]
 			}
 			if pf.renamed {
@@ -178,12 +194,21 @@ func passthrough(ps *pageState, join *JoinLabels, seed maphash.Seed, items []pas
 
 func isInf(f float64) bool { return math.IsInf(f, 0) }
 
+// keyFor returns the series' key for its family as it is now (its type,
+// hence its Desc, may change under the same name).
+func (pc *passCache) keyFor(pf *passFamily) *seriesKey {
+	if pc.key == nil || pc.key.desc != pf.desc {
+		pc.key = newSeriesKey(pf.desc, pf.text, pc.pairs)
+	}
+	return pc.key
+}
+
 // buildPassLabels computes a source series' passthrough label pairs: the
 // page's labels, empty ones left out (Prometheus treats them as absent), a
 // page label that clashes with a target label renamed exported_<name> (and
 // again while that name is taken, as Prometheus does), then the target labels.
 func buildPassLabels(pc *passCache, s *srcMetric, targetLabels []string, name string, seed maphash.Seed) {
-	*pc = passCache{built: true, name: name, value: pc.value, hist: pc.hist}
+	*pc = passCache{built: true, name: name, hist: pc.hist}
 	var names, values []string
 	taken := func(n string) bool {
 		for i, t := range passJoinLabels {
