@@ -156,30 +156,22 @@ func AppendValue(dst []byte, f *TextFamily, l SeriesLabels, v float64) []byte {
 	return appendLine(dst, f.Name, "", l, v)
 }
 
-// AppendHistogram appends the lines of a classic histogram as the text
-// encoder writes h: its buckets, +Inf (the count) unless h has one, the sum
-// and the count.
-func AppendHistogram(dst []byte, f *TextFamily, l SeriesLabels, h *dto.Histogram) []byte {
+// AppendHistogramValues appends the lines of a classic histogram given by
+// its count, sum and finite buckets as the text encoder writes its message:
+// the buckets, +Inf (the count) unless bounds has it, the sum and the count.
+func AppendHistogramValues(dst []byte, f *TextFamily, l SeriesLabels, count uint64, sum float64, bounds []float64, counts []uint64) []byte {
 	infSeen := false
-	for _, b := range h.GetBucket() {
-		v := b.GetCumulativeCountFloat()
-		if v == 0 {
-			v = float64(b.GetCumulativeCount())
-		}
-		dst = appendBucket(dst, f.Name, l, b.GetUpperBound(), v)
-		if math.IsInf(b.GetUpperBound(), +1) {
+	for i, le := range bounds {
+		dst = appendBucket(dst, f.Name, l, le, float64(counts[i]))
+		if math.IsInf(le, +1) {
 			infSeen = true
 		}
 	}
-	count := h.GetSampleCountFloat()
-	if count == 0 {
-		count = float64(h.GetSampleCount())
-	}
 	if !infSeen {
-		dst = appendBucket(dst, f.Name, l, math.Inf(+1), count)
+		dst = appendBucket(dst, f.Name, l, math.Inf(+1), float64(count))
 	}
-	dst = appendLine(dst, f.Name, "_sum", l, h.GetSampleSum())
-	return appendLine(dst, f.Name, "_count", l, count)
+	dst = appendLine(dst, f.Name, "_sum", l, sum)
+	return appendLine(dst, f.Name, "_count", l, float64(count))
 }
 
 // TextPage is the text metrics of one scrape, by family.

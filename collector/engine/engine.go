@@ -149,18 +149,13 @@ type result struct {
 	reason   string
 	duration float64
 	engine   string
-	norm     []normItem
+	vals     []valueMetric // the normalised series
+	hists    []histMetric
 	pass     []passItem
 	errors   [len(reasons)]float64
 	dropped  [len(dropReasons)]float64
 	renamed  [len(renameReasons)]float64
 	self     []prometheus.Metric // up, duration and the counters
-}
-
-// normItem is one normalised series of a result.
-type normItem struct {
-	metric prometheus.Metric
-	hash   uint64
 }
 
 // New returns an engine collector; targets from cfg.TargetsFile are read at
@@ -544,7 +539,7 @@ func (c *Collector) scrape(ctx context.Context, st *targetState) *result {
 	outs := st.norm.normalise(ps, &join)
 	st.norm.sweep(ps.epoch)
 	r.engine = ps.engine
-	r.norm = c.normItems(outs)
+	r.vals, r.hists = c.normItems(outs)
 	r.dropped[iDuplicate] = float64(ps.duplicates)
 	r.dropped[iInvalid] = float64(st.norm.invalid)
 	r.dropped[iUnmerged] = float64(st.norm.unmergedBuckets)
@@ -559,8 +554,9 @@ func (c *Collector) scrape(ctx context.Context, st *targetState) *result {
 	return r
 }
 
-// normItems turns a page's normalised series into metrics.
-func (c *Collector) normItems(outs []outSeries) []normItem {
+// normItems turns a page's normalised series into metrics: two slices, so
+// that a collection allocates no more per series than the series itself.
+func (c *Collector) normItems(outs []outSeries) ([]valueMetric, []histMetric) {
 	nv, nh := 0, 0
 	for i := range outs {
 		if outs[i].fam.kind == kindHistogram {
@@ -571,25 +567,19 @@ func (c *Collector) normItems(outs []outSeries) []normItem {
 	}
 	vals := make([]valueMetric, 0, nv)
 	hists := make([]histMetric, 0, nh)
-	items := make([]normItem, 0, len(outs))
 	for i := range outs {
 		o := &outs[i]
-		key, hash := o.g.keyOf(o, c.seed, c.descs[o.fam], c.fams[o.fam])
-		var m prometheus.Metric
+		key := o.g.keyOf(o, c.seed, c.descs[o.fam], c.fams[o.fam])
 		switch o.fam.kind {
 		case kindHistogram:
 			hists = append(hists, histMetric{key, o.g.expo.hist.written(o.count, o.sum, o.bounds, o.counts)})
-			m = &hists[len(hists)-1]
 		case kindCounter:
 			vals = append(vals, valueMetric{key, prometheus.CounterValue, o.value})
-			m = &vals[len(vals)-1]
 		default:
 			vals = append(vals, valueMetric{key, prometheus.GaugeValue, o.value})
-			m = &vals[len(vals)-1]
 		}
-		items = append(items, normItem{m, hash})
 	}
-	return items
+	return vals, hists
 }
 
 // send writes every target's self-metrics and series. Two targets that
@@ -618,13 +608,28 @@ func (c *Collector) send(ctx context.Context, ch chan<- prometheus.Metric, resul
 		if r.err != nil {
 			continue
 		}
-		for _, it := range r.norm {
-			if _, dup := seen[it.hash]; dup {
-				continue
+		// A series of a target already sent by another is not sent again.
+		// Value and histogram families never share a name, so sending the
+		// values first keeps "the first target's series wins".
+		first := func(k *seriesKey) bool {
+			if _, dup := seen[k.hash]; dup {
+				return false
 			}
-			seen[it.hash] = struct{}{}
-			if err := out(it.metric); err != nil {
-				return err
+			seen[k.hash] = struct{}{}
+			return true
+		}
+		for i := range r.vals {
+			if m := &r.vals[i]; first(m.seriesKey) {
+				if err := out(m); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range r.hists {
+			if m := &r.hists[i]; first(m.seriesKey) {
+				if err := out(m); err != nil {
+					return err
+				}
 			}
 		}
 		for _, it := range r.pass {

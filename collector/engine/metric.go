@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -36,6 +37,7 @@ type seriesKey struct {
 	fam    *collector.TextFamily
 	labels []*dto.LabelPair
 	text   collector.SeriesLabels
+	hash   uint64 // a normalised series' identity, for send's check across targets
 }
 
 func newSeriesKey(desc *prometheus.Desc, fam *collector.TextFamily, pairs []*dto.LabelPair) *seriesKey {
@@ -87,21 +89,36 @@ type untypedBox struct {
 	v float64
 }
 
-// histMetric is a classic histogram, written as built; as text, from the
-// same message.
+// histMetric is a classic histogram. It keeps the values only: the text
+// path writes them as they are, and a message is built when a registry asks
+// (protobuf scrapes, push), so a histogram that changed costs its counts,
+// not a message per bucket.
 type histMetric struct {
 	*seriesKey
-	h *dto.Histogram
+	h *histValues
 }
 
 func (m *histMetric) AppendText(dst []byte) []byte {
-	return collector.AppendHistogram(dst, m.fam, m.text, m.h)
+	return collector.AppendHistogramValues(dst, m.fam, m.text, m.h.count, m.h.sum, m.h.bounds, m.h.counts)
 }
 
 func (m *histMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
-	out.Histogram = m.h
+	out.Histogram = m.h.message()
 	return nil
+}
+
+// histValues is one histogram as read: count, sum and its finite buckets
+// (+Inf is the count). Never changed once built: a scrape still writing the
+// last collection may hold it.
+type histValues struct {
+	count  uint64
+	sum    float64
+	bounds []float64
+	counts []uint64
+
+	once sync.Once // the message, built on the first Write only
+	msg  *dto.Histogram
 }
 
 type histBox struct {
@@ -116,55 +133,57 @@ type bucketBox struct {
 	count uint64
 }
 
-// histExpo keeps a histogram's last written form: unchanged, it is written
-// again as is; changed, its unchanged buckets are.
-type histExpo struct {
-	h       *dto.Histogram
-	count   uint64
-	sumBits uint64
-	buckets []*bucketBox
+// message returns the histogram's message, built once: scrapes sharing a
+// collection write its metrics concurrently, and an unchanged histogram is
+// the same values from scrape to scrape.
+func (v *histValues) message() *dto.Histogram {
+	v.once.Do(v.build)
+	return v.msg
 }
 
-// written returns the histogram (count, sum, finite buckets; +Inf is the
-// count) as a message, sharing what did not change since the last scrape.
-func (e *histExpo) written(count uint64, sum float64, bounds []float64, counts []uint64) *dto.Histogram {
-	if e.h != nil && e.count == count && e.sumBits == math.Float64bits(sum) && len(e.buckets) == len(bounds) {
-		same := true
-		for i, b := range e.buckets {
-			if b.at != bounds[i] || b.count != counts[i] {
-				same = false
-				break
-			}
-		}
-		if same {
-			return e.h
-		}
-	}
-	hb := &histBox{count: count, sum: sum}
+func (v *histValues) build() {
+	hb := &histBox{count: v.count, sum: v.sum}
 	hb.h.SampleCount, hb.h.SampleSum = &hb.count, &hb.sum
-	buckets := make([]*bucketBox, len(bounds))
-	ptrs := make([]*dto.Bucket, len(bounds))
-	var fresh []bucketBox
-	for i := range bounds {
-		if i < len(e.buckets) && e.buckets[i].at == bounds[i] && e.buckets[i].count == counts[i] {
-			buckets[i] = e.buckets[i]
-		} else {
-			if fresh == nil {
-				fresh = make([]bucketBox, len(bounds)-i)
-			}
-			b := &fresh[0]
-			fresh = fresh[1:]
-			b.at, b.count = bounds[i], counts[i]
+	if n := len(v.bounds); n > 0 {
+		boxes := make([]bucketBox, n)
+		ptrs := make([]*dto.Bucket, n)
+		for i := range boxes {
+			b := &boxes[i]
+			b.at, b.count = v.bounds[i], v.counts[i]
 			b.b.UpperBound, b.b.CumulativeCount = &b.at, &b.count
-			buckets[i] = b
+			ptrs[i] = &b.b
 		}
-		ptrs[i] = &buckets[i].b
-	}
-	if len(ptrs) > 0 {
 		hb.h.Bucket = ptrs
 	}
-	e.h, e.count, e.sumBits, e.buckets = &hb.h, count, math.Float64bits(sum), buckets
-	return e.h
+	v.msg = &hb.h
+}
+
+// histExpo keeps a histogram's last values: unchanged, they are written
+// again as they are; changed, the bounds are kept when they did not change.
+type histExpo struct {
+	last *histValues
+}
+
+// written returns the histogram's values (count, sum, finite buckets),
+// sharing what did not change since the last scrape. bounds and counts may
+// be the caller's scratch: they are copied.
+func (e *histExpo) written(count uint64, sum float64, bounds []float64, counts []uint64) *histValues {
+	l := e.last
+	sameBounds := l != nil && slices.Equal(l.bounds, bounds)
+	if sameBounds && l.count == count && math.Float64bits(l.sum) == math.Float64bits(sum) && slices.Equal(l.counts, counts) {
+		return l
+	}
+	v := &histValues{count: count, sum: sum}
+	if sameBounds {
+		v.bounds = l.bounds
+	} else if len(bounds) > 0 {
+		v.bounds = slices.Clone(bounds)
+	}
+	if len(counts) > 0 {
+		v.counts = slices.Clone(counts)
+	}
+	e.last = v
+	return v
 }
 
 // summaryMetric is a summary (passthrough only), written as built.
@@ -239,7 +258,6 @@ func seriesHash(seed maphash.Seed, name string, pairs []*dto.LabelPair) uint64 {
 type groupExpo struct {
 	key    *seriesKey
 	tp     string // the tp_rank the pairs were built with
-	hash   uint64
 	bounds []float64
 	hist   histExpo
 }
@@ -267,7 +285,7 @@ func normalisedNames(f *family) []string {
 
 // pairsOf returns the label pairs of a normalised series from its group's
 // cache, rebuilding them when the kept tp_rank changed.
-func (g *group) keyOf(o *outSeries, seed maphash.Seed, desc *prometheus.Desc, fam *collector.TextFamily) (*seriesKey, uint64) {
+func (g *group) keyOf(o *outSeries, seed maphash.Seed, desc *prometheus.Desc, fam *collector.TextFamily) *seriesKey {
 	e := &g.expo
 	if e.key == nil || e.tp != o.labels[lTPRank] {
 		names := normalisedNames(g.fam)
@@ -275,8 +293,8 @@ func (g *group) keyOf(o *outSeries, seed maphash.Seed, desc *prometheus.Desc, fa
 		copy(values, o.labels[:len(names)])
 		pairs := labelPairs(names, values)
 		e.key = newSeriesKey(desc, fam, pairs)
+		e.key.hash = seriesHash(seed, "llm_engine_"+g.fam.name, pairs)
 		e.tp = o.labels[lTPRank]
-		e.hash = seriesHash(seed, "llm_engine_"+g.fam.name, pairs)
 	}
-	return e.key, e.hash
+	return e.key
 }

@@ -58,7 +58,8 @@ func (p pageCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.err != nil {
 		return
 	}
-	r := &result{norm: p.c.normItems(s.out)}
+	r := &result{}
+	r.vals, r.hists = p.c.normItems(s.out)
 	r.pass, _ = passthrough(st.page, &p.join, p.c.seed, nil)
 	_ = p.c.send(context.Background(), ch, []*result{r})
 }
