@@ -1,6 +1,8 @@
 // Command rulesbench measures what the recording rules cost and save: it fills a Prometheus TSDB
 // with a synthetic GPU cluster (node_exporter InfiniBand, kube-state-metrics, SGLang P/D engines
-// with their scheduler and tokenizer series, the load balancer), backfills the recording rules of
+// with their scheduler and tokenizer series, the load balancer; llm-node-exporter's GPU, GPM, RDMA
+// port, rank and engine series per node; inference-gateway endpoint pickers and the ASM LLM proxy
+// per namespace), backfills the recording rules of
 // the seeds profile over the whole range at their evaluation interval, then prints the cost of one
 // evaluation of every rule group (samples and time), and runs the seed panels both ways — the
 // corrected raw query and the dashboard's query on recorded series — as Grafana would (range query),
@@ -72,6 +74,8 @@ type gen struct {
 	steps int
 	every int64
 	total int
+	// counts: series by source, for the report.
+	counts map[string]int
 }
 
 // add appends one series: value(i) at every scrape.
@@ -226,6 +230,25 @@ func fill(g *gen) error {
 			}
 		}
 	}
+	g.counts["sglang, load balancer, cAdvisor, kube-state-metrics, node_exporter"] = g.total
+	before := g.total
+	var exp []expPod
+	for _, p := range pods[:*enginePods] {
+		role := "prefill"
+		if strings.HasSuffix(p.deploy, "-decode") {
+			role = "decode"
+		}
+		exp = append(exp, expPod{ns: p.ns, name: p.name, node: p.node, role: role, app: strings.TrimSuffix(p.deploy, "-"+role)})
+	}
+	if err := fillExporter(g, exp); err != nil {
+		return err
+	}
+	g.counts["llm-node-exporter"] = g.total - before
+	before = g.total
+	if err := fillGateway(g); err != nil {
+		return err
+	}
+	g.counts["inference gateway, ASM proxy"] = g.total - before
 	return g.app.Commit()
 }
 
@@ -294,6 +317,9 @@ func instantQuery(ng *promql.Engine, db storage.Queryable, q string, ts time.Tim
 	if st := qry.Stats(); st != nil && st.Samples != nil {
 		m.samples = st.Samples.TotalSamples
 	}
+	if v, ok := res.Value.(promql.Vector); ok {
+		m.series = len(v)
+	}
 	return m
 }
 
@@ -314,7 +340,7 @@ func run() error {
 
 	end := time.Unix(0, 0).Add(time.Duration(*hours*float64(time.Hour)) + 10*time.Minute).UTC()
 	start := time.Unix(0, 0).UTC()
-	g := &gen{db: db, app: db.Appender(context.Background()), start: start.UnixMilli(), every: scrape.Milliseconds(), steps: int(end.Sub(start) / *scrape) + 1}
+	g := &gen{db: db, app: db.Appender(context.Background()), start: start.UnixMilli(), every: scrape.Milliseconds(), steps: int(end.Sub(start) / *scrape) + 1, counts: map[string]int{}}
 	t0 := time.Now()
 	if err := fill(g); err != nil {
 		return err
@@ -368,6 +394,8 @@ func run() error {
 		rules   int
 		dur     time.Duration
 		samples int64
+		// empty: rules that record nothing at this evaluation.
+		empty int
 	}
 	var costs []groupCost
 	var total time.Duration
@@ -387,6 +415,9 @@ func run() error {
 				return fmt.Errorf("rule %s: %w", r.Name(), m.err)
 			}
 			gc.samples += m.samples
+			if m.series == 0 {
+				gc.empty++
+			}
 		}
 		totalSamples += gc.samples
 		costs = append(costs, gc)
@@ -400,16 +431,30 @@ func run() error {
 	fmt.Printf("Synthetic cluster: %d nodes x %d HCAs, %d SGLang pods x %d DP ranks in %d P/D apps, %d pods in kube-state-metrics; %d series, %d samples each (%v scrapes over %vh + 10m). Rules evaluated every %v.\n\n",
 		*nodes, *hcas, *enginePods, *dpRanks, *apps, *ksmPods, g.total, g.steps, *scrape, *hours, *ruleInterval)
 
+	fmt.Printf("Series by source: ")
+	srcs := make([]string, 0, len(g.counts))
+	for k := range g.counts {
+		srcs = append(srcs, k)
+	}
+	sort.Strings(srcs)
+	for i, k := range srcs {
+		if i > 0 {
+			fmt.Print("; ")
+		}
+		fmt.Printf("%s %d", k, g.counts[k])
+	}
+	fmt.Printf(". Exporter: %d GPUs per node, every %d-th app vLLM (NIXL, %d LoRA adapters per pod); gateway: %d endpoint pickers per namespace x %d models x %d adapters.\n\n", *gpus, *vllmEvery, *loraAdapters, *epps, *gatewayModels, *gatewayAdapters)
+
 	fmt.Printf("One evaluation of every rule group (%d groups, %d rules) at the end of the range: %v, %d samples.\n\n", len(groups), func() (n int) {
 		for _, c := range costs {
 			n += c.rules
 		}
 		return
 	}(), total.Round(time.Millisecond), totalSamples)
-	fmt.Println("| Group | Rules | Samples | Evaluation time | % of interval |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Println("| Group | Rules | Rules recording nothing | Samples | Evaluation time | % of interval |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, c := range costs {
-		fmt.Printf("| %s | %d | %d | %s | %.2f%% |\n", c.name, c.rules, c.samples, c.dur.Round(100*time.Microsecond), 100*float64(c.dur)/float64(*ruleInterval))
+		fmt.Printf("| %s | %d | %d | %d | %s | %.2f%% |\n", c.name, c.rules, c.empty, c.samples, c.dur.Round(100*time.Microsecond), 100*float64(c.dur)/float64(*ruleInterval))
 	}
 
 	// The burn-rate ratios as the rules computed them before: rates of the raw counters over each
