@@ -323,104 +323,144 @@ func instantQuery(ng *promql.Engine, db storage.Queryable, q string, ts time.Tim
 	return m
 }
 
-func run() error {
+// groupCost is one evaluation of a rule group: its time, the samples its rules load, and how many of
+// its rules record nothing.
+type groupCost struct {
+	name    string
+	rules   int
+	dur     time.Duration
+	samples int64
+	empty   int
+}
+
+// bench is the synthetic cluster in a TSDB and the seeds profile's rule groups over it.
+type bench struct {
+	dir        string
+	db         *tsdb.DB
+	ng         *promql.Engine
+	g          *gen
+	groups     []*rules.Group
+	start, end time.Time
+}
+
+func newBench() (*bench, error) {
 	dir, err := os.MkdirTemp("", "rulesbench")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	b := &bench{dir: dir}
 	opts := tsdb.DefaultOptions()
 	opts.MinBlockDuration = int64(48 * time.Hour / time.Millisecond) // keep everything in the head
 	opts.MaxBlockDuration = opts.MinBlockDuration
-	db, err := tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil)
-	if err != nil {
-		return err
+	if b.db, err = tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	defer db.Close()
-
-	end := time.Unix(0, 0).Add(time.Duration(*hours*float64(time.Hour)) + 10*time.Minute).UTC()
-	start := time.Unix(0, 0).UTC()
-	g := &gen{db: db, app: db.Appender(context.Background()), start: start.UnixMilli(), every: scrape.Milliseconds(), steps: int(end.Sub(start) / *scrape) + 1, counts: map[string]int{}}
+	b.end = time.Unix(0, 0).Add(time.Duration(*hours*float64(time.Hour)) + 10*time.Minute).UTC()
+	b.start = time.Unix(0, 0).UTC()
+	b.g = &gen{db: b.db, app: b.db.Appender(context.Background()), start: b.start.UnixMilli(), every: scrape.Milliseconds(), steps: int(b.end.Sub(b.start) / *scrape) + 1, counts: map[string]int{}}
 	t0 := time.Now()
-	if err := fill(g); err != nil {
-		return err
+	if err := fill(b.g); err != nil {
+		b.close()
+		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "loaded %d series x %d samples in %v\n", g.total, g.steps, time.Since(t0).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "loaded %d series x %d samples in %v\n", b.g.total, b.g.steps, time.Since(t0).Round(time.Second))
 
-	ng := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 2_000_000_000, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
+	b.ng = promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 2_000_000_000, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
 	p := parser.NewParser(parser.Options{})
 	m := rules.NewManager(&rules.ManagerOptions{
-		QueryFunc: rules.EngineQueryFunc(ng, db), Appendable: db, Queryable: db, Context: context.Background(),
+		QueryFunc: rules.EngineQueryFunc(b.ng, b.db), Appendable: b.db, Queryable: b.db, Context: context.Background(),
 		Logger: slog.New(slog.DiscardHandler), NotifyFunc: func(context.Context, string, ...*rules.Alert) {}, Parser: p,
 		NameValidationScheme: model.LegacyValidation,
 	})
 	groupsMap, errs := m.LoadGroups(*ruleInterval, labels.EmptyLabels(), "", nil, false, *rulesFile)
 	if len(errs) > 0 {
-		return errs[0]
+		b.close()
+		return nil, errs[0]
 	}
-	b, err := os.ReadFile(*rulesFile)
+	raw, err := os.ReadFile(*rulesFile)
 	if err != nil {
-		return err
+		b.close()
+		return nil, err
 	}
-	rg, perrs := rulefmt.Parse(b, false, model.LegacyValidation, p, slog.New(slog.DiscardHandler))
+	rg, perrs := rulefmt.Parse(raw, false, model.LegacyValidation, p, slog.New(slog.DiscardHandler))
 	if len(perrs) > 0 {
-		return perrs[0]
+		b.close()
+		return nil, perrs[0]
 	}
-	var groups []*rules.Group
 	for _, gr := range rg.Groups {
 		for _, x := range groupsMap {
 			if x.Name() == gr.Name {
-				groups = append(groups, x)
+				b.groups = append(b.groups, x)
 			}
 		}
 	}
-	t0 = time.Now()
+	return b, nil
+}
+
+func (b *bench) close() {
+	b.db.Close()
+	os.RemoveAll(b.dir)
+}
+
+// backfill records every group over the range, as Prometheus would have, up to the last
+// evaluation, which measure times.
+func (b *bench) backfill() {
+	t0 := time.Now()
 	evals := 0
-	// Backfill the recorded series over the range, as Prometheus would have, up to the last
-	// evaluation, which is timed below.
-	for ts := start.Add(*ruleInterval); ts.Before(end); ts = ts.Add(*ruleInterval) {
-		for _, x := range groups {
+	for ts := b.start.Add(*ruleInterval); ts.Before(b.end); ts = ts.Add(*ruleInterval) {
+		for _, x := range b.groups {
 			x.Eval(context.Background(), ts)
 		}
 		evals++
 	}
 	fmt.Fprintf(os.Stderr, "backfilled %d rule evaluations in %v\n", evals, time.Since(t0).Round(time.Second))
-	// One evaluation of every group at the end, timed; then each rule's query once more at the same
-	// time for the samples it loads (the rule manager keeps no sample statistics).
-	// At the end of the data: every rate window of every rule has its samples.
-	evalAt := end
-	type groupCost struct {
-		name    string
-		rules   int
-		dur     time.Duration
-		samples int64
-		// empty: rules that record nothing at this evaluation.
-		empty int
-	}
+}
+
+// measure evaluates every group once at the end of the data (every rate window of every rule has its
+// samples), timed; then each rule's query once more at the same time for the samples it loads (the
+// rule manager keeps no sample statistics) and the series it records.
+func (b *bench) measure() ([]groupCost, error) {
 	var costs []groupCost
-	var total time.Duration
-	var totalSamples int64
-	for _, x := range groups {
+	for _, x := range b.groups {
 		t := time.Now()
-		x.Eval(context.Background(), evalAt)
-		d := time.Since(t)
-		total += d
-		gc := groupCost{name: x.Name(), rules: len(x.Rules()), dur: d}
+		x.Eval(context.Background(), b.end)
+		gc := groupCost{name: x.Name(), rules: len(x.Rules()), dur: time.Since(t)}
 		for _, r := range x.Rules() {
 			if r.LastError() != nil {
-				return fmt.Errorf("rule %s: %w", r.Name(), r.LastError())
+				return nil, fmt.Errorf("rule %s: %w", r.Name(), r.LastError())
 			}
-			m := instantQuery(ng, db, r.Query().String(), evalAt)
+			m := instantQuery(b.ng, b.db, r.Query().String(), b.end)
 			if m.err != nil {
-				return fmt.Errorf("rule %s: %w", r.Name(), m.err)
+				return nil, fmt.Errorf("rule %s: %w", r.Name(), m.err)
 			}
 			gc.samples += m.samples
 			if m.series == 0 {
 				gc.empty++
 			}
 		}
-		totalSamples += gc.samples
 		costs = append(costs, gc)
+	}
+	return costs, nil
+}
+
+func run() error {
+	bn, err := newBench()
+	if err != nil {
+		return err
+	}
+	defer bn.close()
+	bn.backfill()
+	costs, err := bn.measure()
+	if err != nil {
+		return err
+	}
+	ng, db, g, groups, end, evalAt := bn.ng, bn.db, bn.g, bn.groups, bn.end, bn.end
+	var total time.Duration
+	var totalSamples int64
+	for _, c := range costs {
+		total += c.dur
+		totalSamples += c.samples
 	}
 
 	panels, err := loadPanels()
