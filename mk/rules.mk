@@ -42,8 +42,8 @@ GENERATE_TARGETS += mixin-generate
 test: $(MIXIN_TEST_TARGETS)
 generate: mixin-generate
 
-# Cost benchmark (not part of `make test`): docs/rules-cost.md. 200 nodes and 6 h of data: ~13
-# CPU-minutes and ~4 GB; NODES=1000 HOURS=1: ~12 CPU-minutes and ~6 GB (6 h would need ~20 GB).
+# Cost benchmark (not part of `make test`): docs/rules-cost.md. NODES=200 HOURS=1: ~7 CPU-minutes
+# and 3.3 GB; NODES=1000 HOURS=0.25: ~12 CPU-minutes and 6.4 GB (RSS grows with nodes × hours).
 NODES ?= 200
 HOURS ?= 6
 rules-bench:

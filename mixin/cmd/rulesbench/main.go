@@ -1,6 +1,8 @@
 // Command rulesbench measures what the recording rules cost and save: it fills a Prometheus TSDB
 // with a synthetic GPU cluster (node_exporter InfiniBand, kube-state-metrics, SGLang P/D engines
-// with their scheduler and tokenizer series, the load balancer), backfills the recording rules of
+// with their scheduler and tokenizer series, the load balancer; llm-node-exporter's GPU, GPM, RDMA
+// port, rank and engine series per node; inference-gateway endpoint pickers and the ASM LLM proxy
+// per namespace), backfills the recording rules of
 // the seeds profile over the whole range at their evaluation interval, then prints the cost of one
 // evaluation of every rule group (samples and time), and runs the seed panels both ways — the
 // corrected raw query and the dashboard's query on recorded series — as Grafana would (range query),
@@ -72,6 +74,8 @@ type gen struct {
 	steps int
 	every int64
 	total int
+	// counts: series by source, for the report.
+	counts map[string]int
 }
 
 // add appends one series: value(i) at every scrape.
@@ -226,6 +230,25 @@ func fill(g *gen) error {
 			}
 		}
 	}
+	g.counts["sglang, load balancer, cAdvisor, kube-state-metrics, node_exporter"] = g.total
+	before := g.total
+	var exp []expPod
+	for _, p := range pods[:*enginePods] {
+		role := "prefill"
+		if strings.HasSuffix(p.deploy, "-decode") {
+			role = "decode"
+		}
+		exp = append(exp, expPod{ns: p.ns, name: p.name, node: p.node, role: role, app: strings.TrimSuffix(p.deploy, "-"+role)})
+	}
+	if err := fillExporter(g, exp); err != nil {
+		return err
+	}
+	g.counts["llm-node-exporter"] = g.total - before
+	before = g.total
+	if err := fillGateway(g); err != nil {
+		return err
+	}
+	g.counts["inference gateway, ASM proxy"] = g.total - before
 	return g.app.Commit()
 }
 
@@ -294,102 +317,150 @@ func instantQuery(ng *promql.Engine, db storage.Queryable, q string, ts time.Tim
 	if st := qry.Stats(); st != nil && st.Samples != nil {
 		m.samples = st.Samples.TotalSamples
 	}
+	if v, ok := res.Value.(promql.Vector); ok {
+		m.series = len(v)
+	}
 	return m
 }
 
-func run() error {
+// groupCost is one evaluation of a rule group: its time, the samples its rules load, and how many of
+// its rules record nothing.
+type groupCost struct {
+	name    string
+	rules   int
+	dur     time.Duration
+	samples int64
+	empty   int
+}
+
+// bench is the synthetic cluster in a TSDB and the seeds profile's rule groups over it.
+type bench struct {
+	dir        string
+	db         *tsdb.DB
+	ng         *promql.Engine
+	g          *gen
+	groups     []*rules.Group
+	start, end time.Time
+}
+
+func newBench() (*bench, error) {
 	dir, err := os.MkdirTemp("", "rulesbench")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	b := &bench{dir: dir}
 	opts := tsdb.DefaultOptions()
 	opts.MinBlockDuration = int64(48 * time.Hour / time.Millisecond) // keep everything in the head
 	opts.MaxBlockDuration = opts.MinBlockDuration
-	db, err := tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil)
-	if err != nil {
-		return err
+	if b.db, err = tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	defer db.Close()
-
-	end := time.Unix(0, 0).Add(time.Duration(*hours*float64(time.Hour)) + 10*time.Minute).UTC()
-	start := time.Unix(0, 0).UTC()
-	g := &gen{db: db, app: db.Appender(context.Background()), start: start.UnixMilli(), every: scrape.Milliseconds(), steps: int(end.Sub(start) / *scrape) + 1}
+	b.end = time.Unix(0, 0).Add(time.Duration(*hours*float64(time.Hour)) + 10*time.Minute).UTC()
+	b.start = time.Unix(0, 0).UTC()
+	b.g = &gen{db: b.db, app: b.db.Appender(context.Background()), start: b.start.UnixMilli(), every: scrape.Milliseconds(), steps: int(b.end.Sub(b.start) / *scrape) + 1, counts: map[string]int{}}
 	t0 := time.Now()
-	if err := fill(g); err != nil {
-		return err
+	if err := fill(b.g); err != nil {
+		b.close()
+		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "loaded %d series x %d samples in %v\n", g.total, g.steps, time.Since(t0).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "loaded %d series x %d samples in %v\n", b.g.total, b.g.steps, time.Since(t0).Round(time.Second))
 
-	ng := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 2_000_000_000, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
+	b.ng = promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 2_000_000_000, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
 	p := parser.NewParser(parser.Options{})
 	m := rules.NewManager(&rules.ManagerOptions{
-		QueryFunc: rules.EngineQueryFunc(ng, db), Appendable: db, Queryable: db, Context: context.Background(),
+		QueryFunc: rules.EngineQueryFunc(b.ng, b.db), Appendable: b.db, Queryable: b.db, Context: context.Background(),
 		Logger: slog.New(slog.DiscardHandler), NotifyFunc: func(context.Context, string, ...*rules.Alert) {}, Parser: p,
 		NameValidationScheme: model.LegacyValidation,
 	})
 	groupsMap, errs := m.LoadGroups(*ruleInterval, labels.EmptyLabels(), "", nil, false, *rulesFile)
 	if len(errs) > 0 {
-		return errs[0]
+		b.close()
+		return nil, errs[0]
 	}
-	b, err := os.ReadFile(*rulesFile)
+	raw, err := os.ReadFile(*rulesFile)
 	if err != nil {
-		return err
+		b.close()
+		return nil, err
 	}
-	rg, perrs := rulefmt.Parse(b, false, model.LegacyValidation, p, slog.New(slog.DiscardHandler))
+	rg, perrs := rulefmt.Parse(raw, false, model.LegacyValidation, p, slog.New(slog.DiscardHandler))
 	if len(perrs) > 0 {
-		return perrs[0]
+		b.close()
+		return nil, perrs[0]
 	}
-	var groups []*rules.Group
 	for _, gr := range rg.Groups {
 		for _, x := range groupsMap {
 			if x.Name() == gr.Name {
-				groups = append(groups, x)
+				b.groups = append(b.groups, x)
 			}
 		}
 	}
-	t0 = time.Now()
+	return b, nil
+}
+
+func (b *bench) close() {
+	b.db.Close()
+	os.RemoveAll(b.dir)
+}
+
+// backfill records every group over the range, as Prometheus would have, up to the last
+// evaluation, which measure times.
+func (b *bench) backfill() {
+	t0 := time.Now()
 	evals := 0
-	// Backfill the recorded series over the range, as Prometheus would have, up to the last
-	// evaluation, which is timed below.
-	for ts := start.Add(*ruleInterval); ts.Before(end); ts = ts.Add(*ruleInterval) {
-		for _, x := range groups {
+	for ts := b.start.Add(*ruleInterval); ts.Before(b.end); ts = ts.Add(*ruleInterval) {
+		for _, x := range b.groups {
 			x.Eval(context.Background(), ts)
 		}
 		evals++
 	}
 	fmt.Fprintf(os.Stderr, "backfilled %d rule evaluations in %v\n", evals, time.Since(t0).Round(time.Second))
-	// One evaluation of every group at the end, timed; then each rule's query once more at the same
-	// time for the samples it loads (the rule manager keeps no sample statistics).
-	// At the end of the data: every rate window of every rule has its samples.
-	evalAt := end
-	type groupCost struct {
-		name    string
-		rules   int
-		dur     time.Duration
-		samples int64
-	}
+}
+
+// measure evaluates every group once at the end of the data (every rate window of every rule has its
+// samples), timed; then each rule's query once more at the same time for the samples it loads (the
+// rule manager keeps no sample statistics) and the series it records.
+func (b *bench) measure() ([]groupCost, error) {
 	var costs []groupCost
-	var total time.Duration
-	var totalSamples int64
-	for _, x := range groups {
+	for _, x := range b.groups {
 		t := time.Now()
-		x.Eval(context.Background(), evalAt)
-		d := time.Since(t)
-		total += d
-		gc := groupCost{name: x.Name(), rules: len(x.Rules()), dur: d}
+		x.Eval(context.Background(), b.end)
+		gc := groupCost{name: x.Name(), rules: len(x.Rules()), dur: time.Since(t)}
 		for _, r := range x.Rules() {
 			if r.LastError() != nil {
-				return fmt.Errorf("rule %s: %w", r.Name(), r.LastError())
+				return nil, fmt.Errorf("rule %s: %w", r.Name(), r.LastError())
 			}
-			m := instantQuery(ng, db, r.Query().String(), evalAt)
+			m := instantQuery(b.ng, b.db, r.Query().String(), b.end)
 			if m.err != nil {
-				return fmt.Errorf("rule %s: %w", r.Name(), m.err)
+				return nil, fmt.Errorf("rule %s: %w", r.Name(), m.err)
 			}
 			gc.samples += m.samples
+			if m.series == 0 {
+				gc.empty++
+			}
 		}
-		totalSamples += gc.samples
 		costs = append(costs, gc)
+	}
+	return costs, nil
+}
+
+func run() error {
+	bn, err := newBench()
+	if err != nil {
+		return err
+	}
+	defer bn.close()
+	bn.backfill()
+	costs, err := bn.measure()
+	if err != nil {
+		return err
+	}
+	ng, db, g, groups, end, evalAt := bn.ng, bn.db, bn.g, bn.groups, bn.end, bn.end
+	var total time.Duration
+	var totalSamples int64
+	for _, c := range costs {
+		total += c.dur
+		totalSamples += c.samples
 	}
 
 	panels, err := loadPanels()
@@ -400,16 +471,30 @@ func run() error {
 	fmt.Printf("Synthetic cluster: %d nodes x %d HCAs, %d SGLang pods x %d DP ranks in %d P/D apps, %d pods in kube-state-metrics; %d series, %d samples each (%v scrapes over %vh + 10m). Rules evaluated every %v.\n\n",
 		*nodes, *hcas, *enginePods, *dpRanks, *apps, *ksmPods, g.total, g.steps, *scrape, *hours, *ruleInterval)
 
+	fmt.Printf("Series by source: ")
+	srcs := make([]string, 0, len(g.counts))
+	for k := range g.counts {
+		srcs = append(srcs, k)
+	}
+	sort.Strings(srcs)
+	for i, k := range srcs {
+		if i > 0 {
+			fmt.Print("; ")
+		}
+		fmt.Printf("%s %d", k, g.counts[k])
+	}
+	fmt.Printf(". Exporter: %d GPUs per node, every %d-th app vLLM (NIXL, %d LoRA adapters per pod); gateway: %d endpoint pickers per namespace x %d models x %d adapters.\n\n", *gpus, *vllmEvery, *loraAdapters, *epps, *gatewayModels, *gatewayAdapters)
+
 	fmt.Printf("One evaluation of every rule group (%d groups, %d rules) at the end of the range: %v, %d samples.\n\n", len(groups), func() (n int) {
 		for _, c := range costs {
 			n += c.rules
 		}
 		return
 	}(), total.Round(time.Millisecond), totalSamples)
-	fmt.Println("| Group | Rules | Samples | Evaluation time | % of interval |")
-	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Println("| Group | Rules | Rules recording nothing | Samples | Evaluation time | % of interval |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	for _, c := range costs {
-		fmt.Printf("| %s | %d | %d | %s | %.2f%% |\n", c.name, c.rules, c.samples, c.dur.Round(100*time.Microsecond), 100*float64(c.dur)/float64(*ruleInterval))
+		fmt.Printf("| %s | %d | %d | %d | %s | %.2f%% |\n", c.name, c.rules, c.empty, c.samples, c.dur.Round(100*time.Microsecond), 100*float64(c.dur)/float64(*ruleInterval))
 	}
 
 	// The burn-rate ratios as the rules computed them before: rates of the raw counters over each
