@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/llm-node-exporter/llm-node-exporter/collector"
+	"github.com/llm-node-exporter/llm-node-exporter/selfmetrics"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape_timeout.
@@ -83,7 +84,7 @@ func newMetricsHandler(set *collector.Set, static prometheus.Gatherer, disableEx
 	}
 	h.self = prometheus.NewRegistry()
 	h.self.MustRegister(
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		selfmetrics.NewProcessCollector(),
 		collectors.NewGoCollector(),
 	)
 	h.opts.Registry = h.self
