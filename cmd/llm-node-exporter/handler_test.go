@@ -249,12 +249,7 @@ func engineHandler(t *testing.T) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write(page)
-	}))
-	t.Cleanup(srv.Close)
-	c, err := engine.New(engine.Config{Targets: []engine.Target{{URL: srv.URL + "/metrics",
+	c, err := engine.New(engine.Config{Targets: []engine.Target{{URL: servePage(t, page),
 		Labels: engine.JoinLabels{Namespace: "ns", Pod: "vllm-0"}}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
