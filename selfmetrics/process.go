@@ -34,9 +34,15 @@ var (
 	outDesc      = prometheus.NewDesc("process_network_transmit_bytes_total", "Number of bytes sent by the process over the network.", nil, nil)
 )
 
+// The files of the running process that are read on every Collect.
+const (
+	statPath    = "/proc/self/stat"
+	netstatPath = "/proc/self/net/netstat"
+)
+
 // ProcessCollector serves the process_* series of the running process.
 type ProcessCollector struct {
-	proc     string // the process's /proc directory
+	self     *procfs.Proc // nil when /proc cannot be read
 	start    float64
 	hasStart bool
 
@@ -47,8 +53,9 @@ type ProcessCollector struct {
 // NewProcessCollector reads the process's start time once (it never
 // changes) and the rest on every Collect.
 func NewProcessCollector() *ProcessCollector {
-	c := &ProcessCollector{proc: "/proc/self", buf: make([]byte, 0, 8<<10)}
+	c := &ProcessCollector{buf: make([]byte, 0, 8<<10)}
 	if p, err := procfs.Self(); err == nil {
+		c.self = &p
 		if st, err := p.Stat(); err == nil {
 			if t, err := st.StartTime(); err == nil {
 				c.start, c.hasStart = t, true
@@ -74,10 +81,10 @@ func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 		in, out float64
 		netErr  error
 	)
-	if c.buf, statErr = readInto(c.buf, c.proc+"/stat"); statErr == nil {
+	if c.buf, statErr = readInto(c.buf, statPath); statErr == nil {
 		st, statErr = parseStat(c.buf)
 	}
-	if c.buf, netErr = readInto(c.buf, c.proc+"/net/netstat"); netErr == nil {
+	if c.buf, netErr = readInto(c.buf, netstatPath); netErr == nil {
 		in, out, netErr = parseNetstatOctets(c.buf)
 	}
 	c.mu.Unlock()
@@ -90,8 +97,10 @@ func (c *ProcessCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.hasStart {
 		ch <- prometheus.MustNewConstMetric(startDesc, prometheus.GaugeValue, c.start)
 	}
-	if n, err := openFDs(c.proc + "/fd"); err == nil {
-		ch <- prometheus.MustNewConstMetric(openFDsDesc, prometheus.GaugeValue, float64(n))
+	if c.self != nil {
+		if n, err := c.self.FileDescriptorsLen(); err == nil {
+			ch <- prometheus.MustNewConstMetric(openFDsDesc, prometheus.GaugeValue, float64(n))
+		}
 	}
 	var l syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil {
@@ -127,17 +136,6 @@ func readInto(buf []byte, path string) ([]byte, error) {
 			return buf, err
 		}
 	}
-}
-
-// openFDs counts the entries of a /proc/<pid>/fd directory.
-func openFDs(dir string) (int, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	return len(names), err
 }
 
 type procStat struct {
